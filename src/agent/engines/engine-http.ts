@@ -1,0 +1,139 @@
+import { request } from "undici";
+
+/** Why a call to the engine failed. */
+export type EngineHttpErrorCode = "unreachable" | "timeout" | "http_status" | "bad_body";
+
+/** The one error type engine calls throw; adapters turn it into notes, never crashes. */
+export class EngineHttpError extends Error {
+  override readonly name = "EngineHttpError";
+  constructor(
+    readonly code: EngineHttpErrorCode,
+    message: string,
+    /** HTTP status for "http_status". */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+const UNREACHABLE = new Set([
+  "ECONNREFUSED", // nothing listens: engine down or still starting
+  "ECONNRESET", // engine crashed mid-request
+  "EPIPE",
+  "ENOTFOUND", // DNS name does not resolve
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_SOCKET", // undici: the peer closed the socket
+  "UND_ERR_CLOSED",
+]);
+const TIMEOUT = new Set([
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "ETIMEDOUT",
+]);
+
+/** Maps anything a request can throw (errno, undici codes, abort) to an EngineHttpError. */
+export function toEngineHttpError(err: unknown, url: string, timeoutMs: number): EngineHttpError {
+  if (err instanceof EngineHttpError) return err;
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code ?? "";
+  // AbortSignal.timeout() aborts with a DOMException named TimeoutError.
+  if (e.name === "TimeoutError" || e.name === "AbortError" || TIMEOUT.has(code)) {
+    return new EngineHttpError("timeout", `GET ${url} timed out after ${timeoutMs} ms`);
+  }
+  if (UNREACHABLE.has(code)) return new EngineHttpError("unreachable", `GET ${url} failed: ${code}`);
+  return new EngineHttpError("unreachable", `GET ${url} failed: ${e.message ?? String(err)}`);
+}
+
+/** An HTTP response as adapters need it. */
+export interface EngineResponse {
+  status: number;
+  body: string;
+}
+
+/** GET helpers bound to one engine base URL. */
+export interface EngineHttp {
+  /** Any status; throws only when no response arrived. */
+  get(path: string): Promise<EngineResponse>;
+  /** 2xx body as text; other statuses throw "http_status". */
+  text(path: string): Promise<string>;
+  /** 2xx body parsed as JSON; a body that is not JSON throws "bad_body". */
+  json(path: string): Promise<unknown>;
+}
+
+/** Largest body read from an engine; a /metrics page is ~100 KB, anything far bigger is a mistake. */
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Creates GET helpers with a per-request timeout and optional bearer key. */
+export function createEngineHttp(baseUrl: string, opts: { apiKey?: string; timeoutMs: number }): EngineHttp {
+  const root = baseUrl.replace(/\/+$/, "");
+  const headers: Record<string, string> = { accept: "application/json, text/plain;q=0.9, */*;q=0.5" };
+  if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
+
+  const once = async (url: string): Promise<EngineResponse> => {
+    const res = await request(url, {
+      method: "GET",
+      headers,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      signal: AbortSignal.timeout(opts.timeoutMs),
+    });
+    const declared = Number(res.headers["content-length"] ?? "0");
+    if (declared > MAX_BODY_BYTES) {
+      res.body.destroy();
+      throw new EngineHttpError("bad_body", `GET ${url}: body of ${declared} bytes is too large`);
+    }
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+
+  const get = async (path: string): Promise<EngineResponse> => {
+    const url = `${root}${path}`;
+    try {
+      return await once(url);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      // A pooled keep-alive socket the engine closed while idle fails at once; one retry of this
+      // idempotent GET on a fresh connection tells that apart from an engine that is really gone.
+      if (code === "UND_ERR_SOCKET" || code === "ECONNRESET") {
+        try {
+          return await once(url);
+        } catch (retryErr) {
+          throw toEngineHttpError(retryErr, url, opts.timeoutMs);
+        }
+      }
+      throw toEngineHttpError(err, url, opts.timeoutMs);
+    }
+  };
+
+  const text = async (path: string): Promise<string> => {
+    const res = await get(path);
+    if (res.status < 200 || res.status >= 300) {
+      throw new EngineHttpError(
+        "http_status",
+        `GET ${root}${path}: HTTP ${res.status} ${res.body.slice(0, 200)}`.trim(),
+        res.status,
+      );
+    }
+    return res.body;
+  };
+
+  return {
+    get,
+    text,
+    async json(path) {
+      const body = await text(path);
+      try {
+        return JSON.parse(body) as unknown;
+      } catch {
+        throw new EngineHttpError("bad_body", `GET ${root}${path}: body is not JSON`);
+      }
+    },
+  };
+}
+
+/** A short reason for a note: the EngineHttpError message, or the error's own. */
+export function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,132 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type Dispatcher, request } from "undici";
+import { type Job, type JobChunkSchema, JobErrorKind, JobKind } from "../gen/llmlb/v1/node_pb.js";
+import type { EngineAdapter } from "./engines/types.js";
+import { sseData } from "./sse-reader.js";
+
+/** A chunk ready to send up the stream. */
+export type ChunkInit = MessageInitShape<typeof JobChunkSchema>;
+
+const decoder = new TextDecoder();
+// Engine error bodies are relayed to the client; cap them so a runaway engine cannot flood the stream.
+const MAX_ERROR_BODY = 2048;
+
+interface EngineChunk {
+  choices?: { index?: number; delta?: { content?: string | null; role?: string }; text?: string; finish_reason?: string | null }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null } | null;
+  error?: { message?: string };
+}
+
+/**
+ * Runs one job against the engine's OpenAI-compatible API and reports it as chunks: always streamed
+ * from the engine (so cancellation and first-token timing work), whatever the client asked for.
+ */
+export async function runJob(
+  job: Job,
+  engine: EngineAdapter,
+  dispatcher: Dispatcher,
+  send: (chunk: ChunkInit) => void,
+  signal: AbortSignal,
+  apiKey: string,
+): Promise<void> {
+  let index = 0;
+  const emit = (c: Omit<ChunkInit, "jobId" | "index">) => send({ ...c, jobId: job.jobId, index: index++ } as ChunkInit);
+  const fail = (kind: JobErrorKind, message: string, httpStatus = 0) => emit({ error: { kind, message, httpStatus }, done: true });
+
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(decoder.decode(job.requestJson)) as Record<string, unknown>;
+  } catch {
+    return fail(JobErrorKind.BAD_REQUEST, "request_json is not valid JSON", 400);
+  }
+  body.model = job.model;
+  const kind = job.kind === JobKind.CHAT_COMPLETION ? "chat" : job.kind === JobKind.COMPLETION ? "completion" : "embedding";
+  if (kind !== "embedding") {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(new URL(engine.endpointFor(kind), engine.baseUrl), {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+      signal,
+      dispatcher,
+    });
+  } catch (err) {
+    if (signal.aborted) return fail(JobErrorKind.CANCELLED, "cancelled");
+    return fail(JobErrorKind.ENGINE_UNAVAILABLE, `engine unreachable: ${(err as Error).message}`);
+  }
+  if (res.statusCode >= 400) {
+    const text = (await res.body.text().catch(() => "")).slice(0, MAX_ERROR_BODY);
+    const message = engineErrorMessage(text) ?? `engine answered HTTP ${res.statusCode}`;
+    // 4xx is the request's fault and is not retried elsewhere; 429 and 5xx are the engine's state.
+    const retryable = res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408;
+    return fail(retryable ? JobErrorKind.ENGINE_UNAVAILABLE : JobErrorKind.BAD_REQUEST, message, res.statusCode);
+  }
+
+  if (kind === "embedding") {
+    try {
+      const bytes = new Uint8Array(await res.body.arrayBuffer());
+      const parsed = JSON.parse(decoder.decode(bytes)) as EngineChunk;
+      const u = parsed.usage;
+      return emit({
+        bodyJson: bytes,
+        usage: { promptTokens: u?.prompt_tokens ?? 0, completionTokens: 0, cachedPromptTokens: 0 },
+        done: true,
+      });
+    } catch (err) {
+      if (signal.aborted) return fail(JobErrorKind.CANCELLED, "cancelled");
+      return fail(JobErrorKind.ENGINE_UNAVAILABLE, `bad engine response: ${(err as Error).message}`);
+    }
+  }
+
+  let started = false;
+  let usage: ChunkInit["usage"];
+  try {
+    for await (const data of sseData(res.body)) {
+      if (data === "[DONE]") break;
+      let c: EngineChunk;
+      try {
+        c = JSON.parse(data) as EngineChunk;
+      } catch {
+        continue; // keep-alive or a malformed event: skip it rather than kill the job
+      }
+      if (c.error) throw new Error(c.error.message ?? "engine stream error");
+      if (c.usage) {
+        usage = {
+          promptTokens: c.usage.prompt_tokens ?? 0,
+          completionTokens: c.usage.completion_tokens ?? 0,
+          cachedPromptTokens: c.usage.prompt_tokens_details?.cached_tokens ?? 0,
+        };
+      }
+      const choice = c.choices?.[0];
+      if (!choice) continue;
+      const text = (kind === "chat" ? choice.delta?.content : choice.text) ?? "";
+      const finish = choice.finish_reason ?? "";
+      if (!text && !finish) continue;
+      started = true;
+      emit({ textDelta: text, finishReason: finish, choiceIndex: choice.index ?? 0 });
+    }
+  } catch (err) {
+    if (signal.aborted) return fail(JobErrorKind.CANCELLED, "cancelled");
+    const message = `engine stream failed: ${(err as Error).message}`;
+    return fail(started ? JobErrorKind.STREAM_BROKEN : JobErrorKind.ENGINE_UNAVAILABLE, message);
+  }
+  if (signal.aborted) return fail(JobErrorKind.CANCELLED, "cancelled");
+  emit({ done: true, ...(usage ? { usage } : {}) });
+}
+
+function engineErrorMessage(text: string): string | undefined {
+  try {
+    const j = JSON.parse(text) as { error?: { message?: string } | string; message?: string; detail?: string };
+    if (typeof j.error === "string") return j.error;
+    return j.error?.message ?? j.message ?? j.detail;
+  } catch {
+    return text.trim() || undefined;
+  }
+}

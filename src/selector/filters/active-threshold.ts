@@ -1,0 +1,13 @@
+import { activeRequests } from "../node-figures.js";
+import type { Filter } from "../pipeline.js";
+import type { PluginEnv, PluginParams } from "../plugin-kit.js";
+import { numParam } from "../plugin-kit.js";
+
+/**
+ * The seed's load filter: keeps nodes with at most `threshold` active requests (default:
+ * LLMLB_ACTIVE_REQ_THRESHOLD, 10). Only the `metrics` strategy uses it — it is not a slot cap.
+ */
+export function createActiveThresholdFilter(params: PluginParams | undefined, env: PluginEnv): Filter {
+  const threshold = numParam(params, "threshold", env.activeRequestThreshold);
+  return { name: "active-threshold", keep: (_request, node) => activeRequests(node) <= threshold };
+}

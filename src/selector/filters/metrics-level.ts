@@ -1,0 +1,27 @@
+import type { NodeSnapshot } from "../../nodes/types.js";
+import { engineUsable, percent } from "../node-figures.js";
+import type { Filter } from "../pipeline.js";
+import type { PluginParams } from "../plugin-kit.js";
+import { numParam } from "../plugin-kit.js";
+
+/**
+ * Seed-000 fallback level a node's live figures allow:
+ * 0 — GPU % and VRAM % known (full metrics);
+ * 1 — one of them missing (the seed's "GPU read failed": VRAM + active requests);
+ * 2 — both missing but the engine reports (active requests only);
+ * 3 — nothing live at all (capability order + round robin).
+ * Level 4 (everyone over threshold → pure round robin) is a property of the set, not of a node.
+ */
+export function metricsLevel(node: NodeSnapshot): 0 | 1 | 2 | 3 {
+  const gpu = percent(node.gpuUsagePercent) !== undefined;
+  const vram = percent(node.vramUsagePercent) !== undefined;
+  if (gpu && vram) return 0;
+  if (gpu || vram) return 1;
+  return engineUsable(node) ? 2 : 3;
+}
+
+/** Keeps nodes at exactly fallback level `level` (param, default 0). */
+export function createMetricsLevelFilter(params?: PluginParams): Filter {
+  const level = numParam(params, "level", 0);
+  return { name: "metrics-level", keep: (_request, node) => metricsLevel(node) === level };
+}

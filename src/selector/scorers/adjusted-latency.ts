@@ -1,0 +1,46 @@
+import type { NodeSnapshot } from "../../nodes/types.js";
+import { finite, slotLoad } from "../node-figures.js";
+import type { Scorer } from "../pipeline.js";
+import type { PluginEnv } from "../plugin-kit.js";
+import type { FleetState } from "../state/fleet-state.js";
+
+/** A node's historical average latency (ms): the store's mean, else its EWMA, else ours; undefined if untried. */
+export function knownLatencyMs(node: NodeSnapshot, fleet: FleetState): number | undefined {
+  const v = finite(node.avgResponseMs) ?? finite(node.ewmaResponseMs) ?? fleet.peek(node.id)?.ewmaMs;
+  return v !== undefined && v >= 0 ? v : undefined;
+}
+
+/** Seed 003: avg_latency × (1 + current_load × 0.5), load = slot occupancy 0..1. */
+export function adjustedLatencyMs(node: NodeSnapshot, avgMs: number): number {
+  return avgMs * (1 + slotLoad(node) * 0.5);
+}
+
+/**
+ * Seed 003 latency_based: lowest load-adjusted historical latency wins; score = best / own.
+ * An untried node is assumed as fast as the fastest known one (optimistic, so it gets measured).
+ */
+export function createAdjustedLatencyScorer(_params: unknown, env: PluginEnv): Scorer {
+  return {
+    name: "adjusted-latency",
+    score(_request, nodes, n, out) {
+      let fastest = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < n; i++) {
+        const avg = knownLatencyMs(nodes[i] as NodeSnapshot, env.fleet);
+        out[i] = avg ?? -1;
+        if (avg !== undefined && avg < fastest) fastest = avg;
+      }
+      if (fastest === Number.POSITIVE_INFINITY) fastest = 1; // nothing measured: load alone decides
+      let best = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < n; i++) {
+        const avg = out[i] as number;
+        const adjusted = adjustedLatencyMs(nodes[i] as NodeSnapshot, avg < 0 ? fastest : avg);
+        out[i] = adjusted;
+        if (adjusted < best) best = adjusted;
+      }
+      for (let i = 0; i < n; i++) {
+        const v = out[i] as number;
+        out[i] = v <= 0 ? 1 : best / v;
+      }
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import type { NodeSnapshot } from "../../nodes/types.js";
+import { responseMs } from "../node-figures.js";
+import type { Scorer } from "../pipeline.js";
+import type { PluginEnv } from "../plugin-kit.js";
+import { ensureLength } from "../plugin-kit.js";
+
+/**
+ * Seed 004 least_response_time: lowest EWMA response time wins (the node store's EWMA, else our
+ * own from outcomes). Untried nodes score 1 and tried ones at most 0.5 × (fastest / own), so a
+ * new node gets traffic before any measured one — otherwise it could never be measured.
+ */
+export function createResponseTimeScorer(_params: unknown, env: PluginEnv): Scorer {
+  let untried: Float64Array = new Float64Array(64);
+  return {
+    name: "response-time",
+    score(_request, nodes, n, out) {
+      untried = ensureLength(untried, n);
+      let min = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < n; i++) {
+        const node = nodes[i] as NodeSnapshot;
+        const ms = responseMs(node) ?? env.fleet.peek(node.id)?.ewmaMs;
+        untried[i] = ms === undefined ? 1 : 0;
+        out[i] = ms ?? 0;
+        if (ms !== undefined && ms < min) min = ms;
+      }
+      for (let i = 0; i < n; i++) {
+        const ms = out[i] as number;
+        out[i] = untried[i] === 1 ? 1 : ms <= 0 ? 0.5 : 0.5 * (min / ms);
+      }
+    },
+    reason: (index) => (untried[index] === 1 ? "untried_node" : undefined),
+  };
+}

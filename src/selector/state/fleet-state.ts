@@ -1,0 +1,225 @@
+import type { JobOutcome, NodeSnapshot } from "../../nodes/types.js";
+import type { Lifecycle } from "../pipeline.js";
+import type { SelectionRequest } from "../types.js";
+import { type LatencyPrediction, predictLatency } from "./latency-model.js";
+import { type ModelStats, NodeRecord, type PendingJob } from "./node-record.js";
+import { OnlineRegression } from "./online-regression.js";
+import { PrefixIndex } from "./prefix-index.js";
+
+/** What a strategy's fleet state tracks beyond job counts. */
+export interface FleetOptions {
+  /** Clock in ms. */
+  readonly now: () => number;
+  /** Keep the prefix-affinity index (gpu_aware). */
+  readonly prefixes: boolean;
+  /** Prefix blocks remembered per node. */
+  readonly prefixCapacity: number;
+  /** Tokens per prefix block; 0 = infer from the request (prompt tokens / hashes). */
+  readonly prefixBlockTokens: number;
+  /** Learn per-node prefill/decode speeds from outcomes (gpu_aware). */
+  readonly learnSpeeds: boolean;
+  /** Learn smart_adaptive's duration regression from outcomes. */
+  readonly adaptive: boolean;
+}
+
+const DEFAULT_OUTPUT_TOKENS = 256;
+/** A job not heard of for this long is assumed lost (its outcome never came) and forgotten. */
+const STALE_JOB_MS = 15 * 60_000;
+const MAX_PENDING = 4096;
+const MAX_MODELS = 1024;
+
+/**
+ * Per-strategy memory of the fleet, fed by onDispatch / onOutcome / onNodeRemoved: our own
+ * outstanding-work accounting per node, learned speeds, smart_adaptive's regressions, the prefix
+ * index, and the mean output length per model. Bounded: one record per live node, pending jobs
+ * capped and aged out, prefix blocks capped per node.
+ */
+export class FleetState implements Lifecycle {
+  private readonly records = new Map<string, NodeRecord>();
+  /** Present when prefix affinity is on. */
+  readonly prefixes: PrefixIndex<NodeRecord> | undefined;
+  private readonly outputEwma = new Map<string, number>();
+  private readonly scratch: LatencyPrediction = { ttftMs: 0, totalMs: 0, waitMs: 0 };
+  private readonly adaptiveX = new Float64Array(4);
+  private readonly pair = new Float64Array(2);
+
+  /** Builds the state with the given options. */
+  constructor(readonly options: FleetOptions) {
+    this.prefixes = options.prefixes ? new PrefixIndex(options.prefixCapacity) : undefined;
+  }
+
+  /** The record for a candidate, created on first sight and refreshed with this snapshot. */
+  record(node: NodeSnapshot): NodeRecord {
+    let rec = this.records.get(node.id);
+    if (rec === undefined) {
+      rec = new NodeRecord(node.id);
+      this.records.set(node.id, rec);
+    }
+    rec.observe(node);
+    return rec;
+  }
+
+  /** The record for a node id, if any. */
+  peek(nodeId: string): NodeRecord | undefined {
+    return this.records.get(nodeId);
+  }
+
+  /** Output tokens to expect: the model's mean so far, capped by the request's max_tokens. */
+  expectedOutput(request: SelectionRequest): number {
+    const cap = request.maxTokens > 0 && Number.isFinite(request.maxTokens) ? request.maxTokens : Infinity;
+    const mean = this.outputEwma.get(request.model) ?? DEFAULT_OUTPUT_TOKENS;
+    return Math.max(1, Math.min(cap, mean));
+  }
+
+  /** Prompt tokens of `request` a holder of `blocks` leading blocks has cached. */
+  cachedTokens(request: SelectionRequest, blocks: number): number {
+    if (blocks <= 0) return 0;
+    const prompt = Math.max(0, request.promptTokens);
+    const perBlock =
+      this.options.prefixBlockTokens > 0
+        ? this.options.prefixBlockTokens
+        : prompt / Math.max(1, request.prefixHashes.length);
+    return Math.min(prompt, blocks * perBlock);
+  }
+
+  dispatch(request: SelectionRequest, nodeId: string): void {
+    const now = this.options.now();
+    let rec = this.records.get(nodeId);
+    if (rec === undefined) {
+      rec = new NodeRecord(nodeId);
+      this.records.set(nodeId, rec);
+    }
+    if (++rec.dispatches % 64 === 0) this.sweep(rec, now);
+    const prompt = Math.max(0, request.promptTokens) || 0;
+    const output = this.expectedOutput(request);
+    let waitMs = 0;
+    if (rec.node !== undefined && this.options.learnSpeeds) {
+      // Advance the node's virtual prefill queue by this prompt's uncached part.
+      const blocks = this.prefixes?.matchOne(rec, request.prefixHashes) ?? 0;
+      const speeds = rec.statsFor(request.model).current();
+      const cached = this.cachedTokens(request, blocks);
+      const p = predictLatency(rec, rec.node, speeds, prompt, cached, output, now, this.scratch);
+      waitMs = p.waitMs;
+      const prefillMs = Math.max(0, prompt - cached) * speeds.prefillMsPerToken;
+      rec.prefillFreeAt = Math.max(now, rec.prefillFreeAt) + prefillMs;
+    }
+    rec.jobs++;
+    rec.promptSum += prompt;
+    rec.outputSum += output;
+    if (rec.pending.length >= MAX_PENDING) this.drop(rec, rec.pending.shift() as PendingJob);
+    rec.pending.push({
+      at: now,
+      promptTokens: prompt,
+      expectedOutputTokens: output,
+      predictedWaitMs: waitMs,
+      batch: rec.jobs,
+    });
+    this.prefixes?.record(rec, request.prefixHashes);
+  }
+
+  outcome(outcome: JobOutcome): void {
+    const rec = this.records.get(outcome.nodeId);
+    if (rec === undefined) return; // node already removed: nothing to learn into
+    const now = this.options.now();
+    const duration =
+      Number.isFinite(outcome.durationMs) && outcome.durationMs >= 0 ? outcome.durationMs : undefined;
+    const batchNow = Math.max(1, rec.jobs);
+    const job = rec.takePending(now - (duration ?? 0));
+    if (job !== undefined) this.drop(rec, job);
+    if (!outcome.ok || duration === undefined) return;
+    rec.ewmaMs = rec.ewmaMs === undefined ? duration : rec.ewmaMs + 0.2 * (duration - rec.ewmaMs);
+    const completion = finiteCount(outcome.completionTokens);
+    if (completion > 0) this.learnOutput(outcome.model, completion);
+    const batch = job === undefined ? batchNow : (job.batch + batchNow) / 2;
+    const prompt = finiteCount(outcome.promptTokens);
+    const ttft = outcome.ttftMs;
+    if (
+      this.options.learnSpeeds &&
+      ttft !== undefined &&
+      Number.isFinite(ttft) &&
+      ttft >= 0 &&
+      ttft <= duration
+    ) {
+      const stats = rec.statsFor(outcome.model);
+      const uncached = Math.max(0, prompt - finiteCount(outcome.cachedPromptTokens));
+      // Take out the wait we predicted, but never more than 3/4 of what was seen: a bad wait
+      // estimate must not teach us that prefill is free.
+      const adjusted = Math.max(ttft - (job?.predictedWaitMs ?? 0), ttft * 0.25);
+      this.pair[0] = 1;
+      this.pair[1] = uncached / 1000;
+      stats.prefill.learn(this.pair, adjusted);
+      if (completion >= 2) {
+        this.pair[1] = batch;
+        stats.decode.learn(this.pair, (duration - ttft) / (completion - 1));
+      }
+    }
+    if (this.options.adaptive) {
+      const stats = rec.statsFor(outcome.model);
+      const x = this.adaptiveX;
+      adaptiveFeatures(prompt, completion, batch, x);
+      stats.adaptive ??= createAdaptiveModel(stats);
+      stats.adaptive.learn(x, duration);
+    }
+  }
+
+  remove(nodeId: string): void {
+    const rec = this.records.get(nodeId);
+    if (rec === undefined) return;
+    this.prefixes?.forget(rec);
+    this.records.delete(nodeId);
+  }
+
+  size(): number {
+    let n = this.outputEwma.size;
+    for (const rec of this.records.values()) n += rec.size();
+    return n;
+  }
+
+  private learnOutput(model: string, tokens: number): void {
+    const prev = this.outputEwma.get(model);
+    if (prev === undefined && this.outputEwma.size >= MAX_MODELS) this.outputEwma.clear();
+    this.outputEwma.set(model, prev === undefined ? tokens : prev + 0.1 * (tokens - prev));
+  }
+
+  private drop(rec: NodeRecord, job: PendingJob): void {
+    rec.jobs = Math.max(0, rec.jobs - 1);
+    rec.promptSum = rec.jobs === 0 ? 0 : Math.max(0, rec.promptSum - job.promptTokens);
+    rec.outputSum = rec.jobs === 0 ? 0 : Math.max(0, rec.outputSum - job.expectedOutputTokens);
+  }
+
+  private sweep(rec: NodeRecord, now: number): void {
+    for (let i = rec.pending.length - 1; i >= 0; i--) {
+      const job = rec.pending[i] as PendingJob;
+      if (now - job.at > STALE_JOB_MS) {
+        rec.pending.splice(i, 1);
+        this.drop(rec, job);
+      }
+    }
+  }
+}
+
+function finiteCount(x: number): number {
+  return Number.isFinite(x) && x > 0 ? x : 0;
+}
+
+/** smart_adaptive's features: [1, prompt/1000, output/100, output/100 · batch]. */
+export function adaptiveFeatures(
+  prompt: number,
+  output: number,
+  batch: number,
+  x: Float64Array,
+): Float64Array {
+  x[0] = 1;
+  x[1] = prompt / 1000;
+  x[2] = output / 100;
+  x[3] = (output / 100) * batch;
+  return x;
+}
+
+/** A duration regression seeded from the node's current speed estimates (cold start = prior). */
+export function createAdaptiveModel(stats: ModelStats): OnlineRegression {
+  const s = stats.current();
+  const prior = [s.overheadMs, s.prefillMsPerToken * 1000, s.decodeMsPerToken * 100, s.decodeSlopeMs * 100];
+  const variance = prior.map((v) => (2 * v) ** 2 + 1);
+  return new OnlineRegression(prior, variance, 0.99);
+}

@@ -1,0 +1,163 @@
+import type { GpuFacts, NodeSnapshot } from "../../nodes/types.js";
+import { OnlineRegression } from "./online-regression.js";
+import type { PrefixHolder } from "./prefix-index.js";
+import { modelParamsB, speedPrior } from "./speed-prior.js";
+
+/** A job the control plane dispatched to a node and has not yet seen finish. */
+export interface PendingJob {
+  /** Dispatch time (ms, the strategy's clock). */
+  readonly at: number;
+  readonly promptTokens: number;
+  readonly expectedOutputTokens: number;
+  /** Wait before prefill that was predicted at dispatch (ms); subtracted when learning prefill speed. */
+  readonly predictedWaitMs: number;
+  /** Sequences on the node right after this dispatch, this one included. */
+  readonly batch: number;
+}
+
+/**
+ * Clamped speed figures of a node for one model, read by predictions. Learned coefficients are
+ * kept inside physical bounds so one odd outcome cannot produce negative or absurd times.
+ */
+export interface Speeds {
+  overheadMs: number;
+  prefillMsPerToken: number;
+  decodeMsPerToken: number;
+  decodeSlopeMs: number;
+}
+
+/** What a node has taught us about one model. */
+export class ModelStats {
+  /** TTFT − predicted wait ≈ θ₀ + θ₁ · (uncached prompt tokens / 1000). */
+  readonly prefill: OnlineRegression;
+  /** Decode ms per output token ≈ θ₀ + θ₁ · (sequences in the batch). */
+  readonly decode: OnlineRegression;
+  /** smart_adaptive: duration ≈ θ · [1, prompt/1000, out/100, out/100 · batch]; created on first use. */
+  adaptive: OnlineRegression | undefined;
+  private readonly speeds: Speeds = {
+    overheadMs: 0,
+    prefillMsPerToken: 0,
+    decodeMsPerToken: 0,
+    decodeSlopeMs: 0,
+  };
+
+  /** Seeds both learners from the first-principles prior for these GPUs and this model. */
+  constructor(gpus: readonly GpuFacts[], model: string) {
+    const prior = speedPrior(gpus, modelParamsB(model));
+    const pf = prior.prefillMsPerToken * 1000;
+    this.prefill = new OnlineRegression(
+      [prior.overheadMs, pf],
+      [(2 * prior.overheadMs) ** 2, (2 * pf) ** 2 + 1],
+    );
+    this.decode = new OnlineRegression(
+      [prior.decodeMsPerToken, prior.decodeSlopeMs],
+      [(2 * prior.decodeMsPerToken) ** 2, (2 * prior.decodeSlopeMs) ** 2 + 0.01],
+    );
+  }
+
+  /** Current speeds, clamped to sane ranges (same object every call: read, don't keep). */
+  current(): Speeds {
+    const s = this.speeds;
+    const [o = 0, pf = 0] = this.prefill.theta;
+    const [d0 = 0, slope = 0] = this.decode.theta;
+    s.overheadMs = clamp(o, 0, 60_000);
+    s.prefillMsPerToken = clamp(pf / 1000, 1e-5, 1_000);
+    s.decodeMsPerToken = clamp(d0, 0.01, 10_000);
+    s.decodeSlopeMs = clamp(slope, 0, s.decodeMsPerToken);
+    return s;
+  }
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return x >= lo ? Math.min(x, hi) : lo; // NaN fails the comparison → lo
+}
+
+/** Everything a strategy remembers about one node; also its entry in the prefix index. */
+export class NodeRecord implements PrefixHolder {
+  readonly blocks = new Map<bigint, true>();
+  matched = 0;
+  matchEpoch = -1;
+  /** Latest snapshot seen in select, so dispatch-time predictions can use the engine's signals. */
+  node: NodeSnapshot | undefined;
+  /** Jobs dispatched and not yet finished, by our own accounting. */
+  jobs = 0;
+  promptSum = 0;
+  outputSum = 0;
+  /** When the node's prefill pipeline drains of the work we sent it (ms, virtual time). */
+  prefillFreeAt = 0;
+  readonly pending: PendingJob[] = [];
+  dispatches = 0;
+  /** EWMA of our own observed durations (ms), for strategies when the snapshot has none. */
+  ewmaMs: number | undefined;
+  /** Smooth weighted round robin's running weight. */
+  swrrCurrent = 0;
+  private gpus: readonly GpuFacts[] = [];
+  private readonly models = new Map<string, ModelStats>();
+  private lastModel = "";
+  private lastStats: ModelStats | undefined;
+
+  /** A fresh record for node `id`. */
+  constructor(readonly id: string) {}
+
+  /** Records the latest snapshot; a real change of GPUs resets what was learned for them. */
+  observe(node: NodeSnapshot): void {
+    this.node = node;
+    if (node.gpus !== this.gpus) {
+      if (!sameGpus(this.gpus, node.gpus)) this.resetModels();
+      this.gpus = node.gpus;
+    }
+  }
+
+  /** Learned stats for a model, created from the prior on first use. */
+  statsFor(model: string): ModelStats {
+    if (model === this.lastModel && this.lastStats !== undefined) return this.lastStats;
+    let stats = this.models.get(model);
+    if (stats === undefined) {
+      stats = new ModelStats(this.gpus, model);
+      this.models.set(model, stats);
+    }
+    this.lastModel = model;
+    this.lastStats = stats;
+    return stats;
+  }
+
+  /** Removes and returns the pending job dispatched closest to `dispatchedAt` (outcomes carry no job id). */
+  takePending(dispatchedAt: number): PendingJob | undefined {
+    const list = this.pending;
+    let best = -1;
+    let bestGap = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < list.length; i++) {
+      const gap = Math.abs((list[i] as PendingJob).at - dispatchedAt);
+      if (gap < bestGap) {
+        bestGap = gap;
+        best = i;
+      }
+    }
+    if (best < 0) return undefined;
+    const job = list[best] as PendingJob;
+    list[best] = list[list.length - 1] as PendingJob;
+    list.pop();
+    return job;
+  }
+
+  /** Entries held (models, pending jobs, prefix blocks), for memory checks. */
+  size(): number {
+    return 1 + this.models.size + this.pending.length + this.blocks.size;
+  }
+
+  private resetModels(): void {
+    this.models.clear();
+    this.lastModel = "";
+    this.lastStats = undefined;
+  }
+}
+
+function sameGpus(a: readonly GpuFacts[], b: readonly GpuFacts[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as GpuFacts;
+    const y = b[i] as GpuFacts;
+    if (x.name !== y.name || x.vramTotalMib !== y.vramTotalMib) return false;
+  }
+  return true;
+}

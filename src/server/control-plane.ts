@@ -1,0 +1,145 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
+import type { Logger } from "pino";
+import type { ServerConfig } from "../config/server-config.js";
+import type { Job } from "../jobs/job.js";
+import { Scheduler } from "../jobs/scheduler.js";
+import { StrategyBook } from "../jobs/strategy-book.js";
+import { createMetrics, type Metrics } from "../metrics/metrics.js";
+import { NodeStore } from "../nodes/node-store.js";
+import { type QueuePolicyName, createFairQueue } from "../queue/index.js";
+import { installErrorHandling } from "../http/error-handler.js";
+import { registerOpenAIRoutes } from "../http/openai/routes.js";
+import type { Credentials } from "../http/principal.js";
+import type { NodeSession } from "../stream/node-session.js";
+import { registerNodeService } from "../stream/node-service.js";
+import { DualProtocolServer, createTlsServer } from "./listen.js";
+
+/** Everything the control plane is made of; tests and the CLI reach in through this. */
+export interface ControlPlane {
+  readonly app: FastifyInstance;
+  readonly config: ServerConfig;
+  readonly nodes: NodeStore;
+  readonly scheduler: Scheduler;
+  readonly strategies: StrategyBook;
+  readonly metrics: Metrics;
+  readonly sessions: Map<string, NodeSession>;
+  /** Starts listening; resolves with the bound URL. */
+  listen(): Promise<{ url: string; port: number }>;
+  /** Stops: refuses new work, cancels jobs, ends node streams, closes the port. */
+  close(): Promise<void>;
+}
+
+/** Options beside the config: the logger and how credentials are checked. */
+export interface ControlPlaneOptions {
+  logger: Logger;
+  credentials: Credentials;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the control plane (no listen), like fastify's build(). */
+export async function createControlPlane(config: ServerConfig, opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const { logger, credentials } = opts;
+  const nodes = new NodeStore({ staleMs: config.staleSecs * 1000, offlineGraceMs: config.offlineGraceSecs * 1000 });
+  const metrics = createMetrics(nodes);
+  const strategies = new StrategyBook(config.strategy, {
+    gpuThreshold: config.gpuThreshold,
+    vramThreshold: config.vramThreshold,
+    activeRequestThreshold: config.activeRequestThreshold,
+    observe: (stage: string, plugin: string, seconds: number) => metrics.pluginDuration.observe({ stage, plugin }, seconds),
+  });
+  const queue = createFairQueue<Job>({
+    policy: config.queuePolicy as QueuePolicyName,
+    maxPerUser: config.queueMaxPerUser,
+    maxTotal: config.queueMaxTotal,
+  });
+  const scheduler = new Scheduler({ nodes, strategies, queue, metrics, logger, maxRetries: config.maxRetries });
+  nodes.subscribe((e) => {
+    if (e.type === "removed") strategies.onNodeRemoved(e.node.id);
+  });
+  const sessions = new Map<string, NodeSession>();
+  let shuttingDown = false;
+
+  const tls = config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  const app = Fastify({
+    loggerInstance: logger,
+    // Per-request logs cost on the hot path and add nothing the metrics lack; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: (req) => {
+      const incoming = req.headers["x-request-id"];
+      return typeof incoming === "string" && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
+    },
+    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+    serverFactory: (handler) => (tls ? createTlsServer(handler as never, tls.cert, tls.key) : new DualProtocolServer(handler as never)) as never,
+  }) as unknown as FastifyInstance;
+  installErrorHandling(app);
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header("x-request-id", String(req.id));
+  });
+
+  await app.register(fastifyConnectPlugin, {
+    readMaxBytes: config.bodyLimitBytes,
+    routes: (router) =>
+      registerNodeService(router, {
+        nodes,
+        scheduler,
+        metrics,
+        logger,
+        heartbeatMs: Math.round(config.heartbeatSecs * 1000),
+        maxMessageBytes: config.bodyLimitBytes,
+        sessions,
+        verifyNodeToken: (t) => credentials.nodeToken(t),
+      }),
+  });
+
+  registerOpenAIRoutes(app, {
+    scheduler,
+    nodes,
+    strategies,
+    credentials,
+    defaultTimeoutMs: config.requestTimeoutSecs * 1000,
+    maxTimeoutMs: config.maxRequestTimeoutSecs * 1000,
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_req, reply) => {
+    let online = 0;
+    for (const n of nodes.all()) if (n.state === "online") online++;
+    if (shuttingDown) return reply.code(503).send({ status: "shutting_down", nodes_online: online });
+    return { status: "ready", nodes_online: online };
+  });
+  app.get("/metrics", async (_req, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  const cp: ControlPlane = {
+    app,
+    config,
+    nodes,
+    scheduler,
+    strategies,
+    metrics,
+    sessions,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      const addr = app.server.address() as AddressInfo;
+      const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+      return { url: `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${addr.port}`, port: addr.port };
+    },
+    async close() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      scheduler.shutdown();
+      for (const s of [...sessions.values()]) s.close(undefined, "control plane shutting down");
+      nodes.close();
+      await app.close();
+    },
+  };
+  return cp;
+}

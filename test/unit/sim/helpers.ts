@@ -1,0 +1,73 @@
+// Small HTTP helpers for the simulator tests: real fetch against a real server, no mocks.
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** POSTs JSON and returns the raw Response. */
+export function postJson(url: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    ...(signal !== undefined ? { signal } : {}),
+  });
+}
+
+/** GETs and parses JSON. */
+export async function getJson<T = Record<string, unknown>>(url: string): Promise<T> {
+  const res = await fetch(url);
+  return (await res.json()) as T;
+}
+
+/** The simulator's /sim/state, as the tests read it. */
+export interface SimState {
+  running: number;
+  waiting: number;
+  stalled: number;
+  kv_cache_usage: number;
+  kv_blocks_total: number;
+  completed: number;
+  cancelled: number;
+  failed: number;
+  preemptions: number;
+  prefix_cache_queries: number;
+  prefix_cache_hits: number;
+  healthy: boolean;
+  instant: boolean;
+}
+
+/** Reads /sim/state. */
+export function simState(base: string): Promise<SimState> {
+  return getJson<SimState>(`${base}/sim/state`);
+}
+
+/** Polls until `check` holds; throws after `timeoutMs` (a safety net, not a timing assertion). */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not reached");
+    await sleep(5);
+  }
+}
+
+/** A parsed SSE stream: every `data:` payload in order and the raw text. */
+export interface SseResult {
+  raw: string;
+  data: string[];
+  json: Record<string, unknown>[];
+}
+
+/** Reads a whole SSE body and splits it into events. */
+export async function readSse(res: Response): Promise<SseResult> {
+  const raw = await res.text();
+  const events = raw.split("\n\n").filter((e) => e.length > 0);
+  const data = events.map((e) => {
+    if (!e.startsWith("data: ")) throw new Error(`not an SSE data event: ${JSON.stringify(e)}`);
+    return e.slice("data: ".length);
+  });
+  const json = data.filter((d) => d !== "[DONE]").map((d) => JSON.parse(d) as Record<string, unknown>);
+  return { raw, data, json };
+}
+
+/** A chat request body for the default served model. */
+export function chat(content: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { messages: [{ role: "user", content }], ...extra };
+}
