@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { type ServerConfig, loadServerConfig, readTomlFile } from "../config/server-config.js";
 import { createLogger } from "../log.js";
 import { type ControlPlane, createControlPlane } from "../server/control-plane.js";
-import { createStaticCredentials } from "../server/static-credentials.js";
+import { setupAuth } from "../server/auth-setup.js";
 import { onShutdownSignal } from "./signals.js";
 
 /** Flags `llmlb serve` accepts (camelCase keys of SERVER_OPTIONS). */
@@ -13,8 +13,8 @@ export async function startControlPlane(flags: ServeFlags, logger?: Logger): Pro
   const { config: configPath, ...rest } = flags;
   const config = loadServerConfig({ flags: rest, env: process.env, toml: readTomlFile(configPath) });
   const log = logger ?? createLogger(config.logLevel, "llmlb");
-  const credentials = createStaticCredentials(config.apiKeys, config.nodeTokens);
-  const cp = await createControlPlane(config, { logger: log, credentials });
+  const { store, auth, credentials } = await setupAuth(config, log);
+  const cp = await createControlPlane(config, { logger: log, credentials, auth, onClose: () => store.close() });
   const { url } = await cp.listen();
   return { cp, url, config };
 }

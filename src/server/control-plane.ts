@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
@@ -16,6 +17,7 @@ import { registerOpenAIRoutes } from "../http/openai/routes.js";
 import type { Credentials } from "../http/principal.js";
 import type { NodeSession } from "../stream/node-session.js";
 import { registerNodeService } from "../stream/node-service.js";
+import type { Auth } from "./auth-setup.js";
 import { DualProtocolServer, createTlsServer } from "./listen.js";
 
 /** Everything the control plane is made of; tests and the CLI reach in through this. */
@@ -37,6 +39,10 @@ export interface ControlPlane {
 export interface ControlPlaneOptions {
   logger: Logger;
   credentials: Credentials;
+  /** The stored auth stack; when given, revoking a node token closes that node's stream at once. */
+  auth?: Auth;
+  /** Runs last in close() (e.g. closing the SQLite store). */
+  onClose?: () => void;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -63,6 +69,11 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
   });
   const sessions = new Map<string, NodeSession>();
   let shuttingDown = false;
+  const unsubscribeRevocations = opts.auth?.nodeTokens.onNodeTokenRevoked((token) => {
+    for (const s of [...sessions.values()]) {
+      if (s.tokenId === token.id) s.close(new ConnectError("node token revoked", Code.Unauthenticated), "node token revoked");
+    }
+  });
 
   const tls = config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   const app = Fastify({
@@ -138,7 +149,9 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
       scheduler.shutdown();
       for (const s of [...sessions.values()]) s.close(undefined, "control plane shutting down");
       nodes.close();
+      unsubscribeRevocations?.();
       await app.close();
+      opts.onClose?.();
     },
   };
   return cp;

@@ -170,9 +170,10 @@ export class Scheduler {
       budget -= newTokens;
     }
 
-    // No admissions in a step that had to preempt: the memory is needed by the running batch.
+    // No admissions in a step that had to preempt (the running batch needs the memory), unless the
+    // whole batch was preempted: then the queue head must run or the engine would sit idle.
     while (
-      !preempted &&
+      (!preempted || entries.length === 0) &&
       budget > 0 &&
       this.waiting.length > 0 &&
       this.running.length < this.opts.maxNumSeqs

@@ -4,7 +4,7 @@ import pino from "pino";
 import { loadServerConfig } from "../../src/config/server-config.js";
 import { type Fleet, type SimNodeSpec, launchFleet } from "../../src/fleet/launcher.js";
 import { type ControlPlane, createControlPlane } from "../../src/server/control-plane.js";
-import { createStaticCredentials } from "../../src/server/static-credentials.js";
+import { setupAuth } from "../../src/server/auth-setup.js";
 
 /** A control plane on port 0 plus a fleet of real sim + agent processes. */
 export interface Cluster {
@@ -25,14 +25,13 @@ export async function startCluster(o: { nodes: SimNodeSpec[]; timeScale?: number
   const apiKey = `sk-test-${randomBytes(12).toString("hex")}`;
   const nodeToken = `nt-test-${randomBytes(12).toString("hex")}`;
   const config = loadServerConfig({
-    flags: { port: 0, host: "127.0.0.1", heartbeatSecs: o.heartbeatSecs ?? 0.2, ...o.flags },
+    flags: { port: 0, host: "127.0.0.1", db: ":memory:", heartbeatSecs: o.heartbeatSecs ?? 0.2, apiKeys: [apiKey], nodeTokens: [nodeToken], ...o.flags },
     env: {},
     toml: {},
   });
-  const cp = await createControlPlane(config, {
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-    credentials: createStaticCredentials([apiKey], [nodeToken]),
-  });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const { store, auth, credentials } = await setupAuth(config, logger);
+  const cp = await createControlPlane(config, { logger, credentials, auth, onClose: () => store.close() });
   const { url } = await cp.listen();
   let fleet: Fleet;
   try {

@@ -101,14 +101,15 @@ describe("OpenAI facade through real agents and sims (official openai SDK)", () 
       { signal: controller.signal },
     );
     let got = 0;
-    await expect(
-      (async () => {
-        for await (const _ of stream as unknown as AsyncIterable<unknown>) {
-          if (++got === 3) controller.abort();
-        }
-      })(),
-    ).rejects.toThrow();
+    try {
+      for await (const _ of stream as unknown as AsyncIterable<unknown>) {
+        if (++got === 3) controller.abort();
+      }
+    } catch {
+      // the SDK may raise an abort error; either way the stream stops here
+    }
     expect(got).toBeGreaterThanOrEqual(3);
+    expect(got).toBeLessThan(100);
     await c.waitFor(() => c.cp.nodes.get("n-4090")?.inFlight === 0, 5_000, "slot released");
     let after = await simState(sim);
     for (let i = 0; i < 100 && (after.running > 0 || after.cancelled <= before.cancelled); i++) {
@@ -139,16 +140,16 @@ describe("bad input gets OpenAI-shaped errors and the server keeps serving", () 
     JSON.stringify({ model: "llama-3.1-8b", messages: [{ role: "user", content: "hi" }], ...extra });
 
   it.each([
-    ["malformed JSON", "{not json", 400],
-    ["missing messages", JSON.stringify({ model: "llama-3.1-8b" }), 400],
-    ["empty messages", chat({ messages: [] }), 400],
-    ["wrong-typed max_tokens", chat({ max_tokens: "12" }), 400],
-    ["negative max_tokens", chat({ max_tokens: -1 }), 400],
-    ["bad role", chat({ messages: [{ role: "wizard", content: "x" }] }), 400],
-    ["n > 1", chat({ n: 3 }), 400],
-    ["temperature out of range", chat({ temperature: 9 }), 400],
-    ["array body", "[]", 400],
-  ])("%s → %i", async (_name, body, status) => {
+    ["malformed JSON", 400, "{not json"],
+    ["missing messages", 400, JSON.stringify({ model: "llama-3.1-8b" })],
+    ["empty messages", 400, chat({ messages: [] })],
+    ["wrong-typed max_tokens", 400, chat({ max_tokens: "12" })],
+    ["negative max_tokens", 400, chat({ max_tokens: -1 })],
+    ["bad role", 400, chat({ messages: [{ role: "wizard", content: "x" }] })],
+    ["n > 1", 400, chat({ n: 3 })],
+    ["temperature out of range", 400, chat({ temperature: 9 })],
+    ["array body", 400, "[]"],
+  ])("%s → %i", async (_name, status, body) => {
     const r = await post("/v1/chat/completions", body);
     expect(r.status).toBe(status);
     expect((await shape(r)).type).toBe("invalid_request_error");

@@ -36,9 +36,7 @@ export function createNoGpuCollector(note: string): GpuCollector {
 }
 
 function notFound(tool: string, configured: string | undefined): string {
-  return configured?.includes("/")
-    ? `${tool} not found at ${configured}`
-    : `${tool} not found on PATH`;
+  return configured?.includes("/") ? `${tool} not found at ${configured}` : `${tool} not found on PATH`;
 }
 
 /**

@@ -65,6 +65,7 @@ export function createNvidiaSmiCollector(opts: NvidiaSmiCollectorOptions): GpuCo
   const dying = new Set<ChildProcess>();
 
   let child: ChildProcess | undefined;
+  let childStartedAtMs = 0;
   let childHasOutput = false;
   let lastOutputAtMs = 0;
   let stderrTail = "";
@@ -99,8 +100,17 @@ export function createNvidiaSmiCollector(opts: NvidiaSmiCollectorOptions): GpuCo
       return;
     }
     gpus.set(row.facts.index, { row, atMs: Date.now() });
-    backoffMs = intervalMs; // a valid row means the tool works again: next failure starts the backoff afresh
     resolveFirst();
+  };
+
+  /**
+   * Restarts after the current backoff, then doubles it. A process that had run for a while
+   * (10 intervals) resets the backoff first: only a crash loop should wait longer and longer.
+   */
+  const restartWithBackoff = (): void => {
+    if (Date.now() - childStartedAtMs >= 10 * intervalMs) backoffMs = intervalMs;
+    scheduleRestart(backoffMs);
+    backoffMs = Math.min(backoffMs * 2, maxBackoffMs);
   };
 
   const scheduleRestart = (delayMs: number): void => {
@@ -132,12 +142,10 @@ export function createNvidiaSmiCollector(opts: NvidiaSmiCollectorOptions): GpuCo
       stats.lastError = `nvidia-smi ${why}${stderrTail === "" ? "" : `: ${stderrTail}`}`;
     }
     stats.restarts += 1;
-    log?.warn(
-      { restarts: stats.restarts, backoffMs, reason: stats.lastError },
-      "nvidia-smi stopped; restarting",
-    );
-    scheduleRestart(backoffMs);
-    backoffMs = Math.min(backoffMs * 2, maxBackoffMs);
+    log?.warn({ restarts: stats.restarts, reason: stats.lastError }, "nvidia-smi stopped; restarting");
+    // A tool that fails before its first row (broken driver) will not give one soon: let start() go.
+    resolveFirst();
+    restartWithBackoff();
   };
 
   const spawnChild = (): void => {
@@ -149,6 +157,7 @@ export function createNvidiaSmiCollector(opts: NvidiaSmiCollectorOptions): GpuCo
     ];
     const proc = spawn(opts.path, args, { stdio: ["ignore", "pipe", "pipe"], windowsHide: true });
     child = proc;
+    childStartedAtMs = Date.now();
     childHasOutput = false;
     lastOutputAtMs = Date.now();
     stderrTail = "";
@@ -194,8 +203,7 @@ export function createNvidiaSmiCollector(opts: NvidiaSmiCollectorOptions): GpuCo
     proc.kill("SIGKILL");
     proc.stdout?.destroy();
     proc.stderr?.destroy();
-    scheduleRestart(backoffMs);
-    backoffMs = Math.min(backoffMs * 2, maxBackoffMs);
+    restartWithBackoff();
   };
 
   const note = (fresh: number, newestAgeMs: number): string => {

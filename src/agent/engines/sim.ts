@@ -45,7 +45,7 @@ export function parseSimGpu(json: unknown): { facts: GpuFacts[]; samples: GpuLiv
   return { facts, samples };
 }
 
-/** The built-in simulator: vLLM's API and metrics, plus simulated GPU figures at /sim/gpu. */
+/** The built-in simulator: vLLM's API and metrics, plus /sim/gpu (GPU figures) and /sim/state (max_num_seqs). */
 export function createSimAdapter(baseUrl: string, opts: EngineAdapterOptions = {}): EngineAdapter {
   const http = createEngineHttp(baseUrl, {
     timeoutMs: opts.timeoutMs ?? 3000,
@@ -55,6 +55,15 @@ export function createSimAdapter(baseUrl: string, opts: EngineAdapterOptions = {
     ...vllmCore(http),
     kind: "sim",
     baseUrl,
+    async maxConcurrency() {
+      // The simulator's --max-num-seqs, which real vLLM does not publish.
+      try {
+        const n = ((await http.json("/sim/state")) as { max_num_seqs?: unknown } | null)?.max_num_seqs;
+        return typeof n === "number" && n > 0 ? n : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     async gpuReading(): Promise<GpuReading> {
       try {
         const { facts, samples } = parseSimGpu(await http.json("/sim/gpu"));

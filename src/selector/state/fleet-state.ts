@@ -22,11 +22,18 @@ export interface FleetOptions {
   readonly adaptive: boolean;
 }
 
+/** Whether a strategy with these options reads per-job accounting (others skip the bookkeeping). */
+function tracksWork(o: FleetOptions): boolean {
+  return o.prefixes || o.learnSpeeds || o.adaptive;
+}
+
 const DEFAULT_OUTPUT_TOKENS = 256;
 /** A job not heard of for this long is assumed lost (its outcome never came) and forgotten. */
 const STALE_JOB_MS = 15 * 60_000;
 const MAX_PENDING = 4096;
 const MAX_MODELS = 1024;
+/** Our job count may exceed the control plane's in-flight count this long before we trust theirs. */
+const RECONCILE_GRACE_MS = 2_000;
 
 /**
  * Per-strategy memory of the fleet, fed by onDispatch / onOutcome / onNodeRemoved: our own
@@ -42,10 +49,12 @@ export class FleetState implements Lifecycle {
   private readonly scratch: LatencyPrediction = { ttftMs: 0, totalMs: 0, waitMs: 0 };
   private readonly adaptiveX = new Float64Array(4);
   private readonly pair = new Float64Array(2);
+  private readonly trackWork: boolean;
 
   /** Builds the state with the given options. */
   constructor(readonly options: FleetOptions) {
     this.prefixes = options.prefixes ? new PrefixIndex(options.prefixCapacity) : undefined;
+    this.trackWork = tracksWork(options);
   }
 
   /** The record for a candidate, created on first sight and refreshed with this snapshot. */
@@ -56,6 +65,10 @@ export class FleetState implements Lifecycle {
       this.records.set(node.id, rec);
     }
     rec.observe(node);
+    // The control plane's in-flight count is the truth; more jobs on our books means outcomes
+    // were lost (or the snapshot lags a dispatch by a moment, hence the grace period).
+    const inFlight = node.inFlight;
+    if (rec.jobs > inFlight && Number.isFinite(inFlight)) this.reconcile(rec, inFlight);
     return rec;
   }
 
@@ -89,6 +102,7 @@ export class FleetState implements Lifecycle {
       rec = new NodeRecord(nodeId);
       this.records.set(nodeId, rec);
     }
+    if (!this.trackWork) return;
     if (++rec.dispatches % 64 === 0) this.sweep(rec, now);
     const prompt = Math.max(0, request.promptTokens) || 0;
     const output = this.expectedOutput(request);
@@ -185,6 +199,13 @@ export class FleetState implements Lifecycle {
     rec.jobs = Math.max(0, rec.jobs - 1);
     rec.promptSum = rec.jobs === 0 ? 0 : Math.max(0, rec.promptSum - job.promptTokens);
     rec.outputSum = rec.jobs === 0 ? 0 : Math.max(0, rec.outputSum - job.expectedOutputTokens);
+  }
+
+  private reconcile(rec: NodeRecord, inFlight: number): void {
+    const cutoff = this.options.now() - RECONCILE_GRACE_MS;
+    while (rec.jobs > inFlight && rec.pending.length > 0 && (rec.pending[0] as PendingJob).at < cutoff) {
+      this.drop(rec, rec.pending.shift() as PendingJob);
+    }
   }
 
   private sweep(rec: NodeRecord, now: number): void {

@@ -121,7 +121,10 @@ export class NodeRecord implements PrefixHolder {
     return stats;
   }
 
-  /** Removes and returns the pending job dispatched closest to `dispatchedAt` (outcomes carry no job id). */
+  /**
+   * Removes and returns the pending job dispatched closest to `dispatchedAt` (outcomes carry no
+   * job id, but dispatch time = now − duration). The list stays in dispatch order.
+   */
   takePending(dispatchedAt: number): PendingJob | undefined {
     const list = this.pending;
     let best = -1;
@@ -134,10 +137,7 @@ export class NodeRecord implements PrefixHolder {
       }
     }
     if (best < 0) return undefined;
-    const job = list[best] as PendingJob;
-    list[best] = list[list.length - 1] as PendingJob;
-    list.pop();
-    return job;
+    return list.splice(best, 1)[0];
   }
 
   /** Entries held (models, pending jobs, prefix blocks), for memory checks. */

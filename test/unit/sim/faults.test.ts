@@ -43,7 +43,10 @@ describe("fault injection", () => {
   it("holds new requests without a byte while stalled and lets them go when unstalled", async () => {
     await control({ stall: true });
     let settled = false;
-    const req = postJson(`${sim.url}/v1/chat/completions`, chat("wait for me", { max_tokens: 3, stream: true })).then((r) => {
+    const req = postJson(
+      `${sim.url}/v1/chat/completions`,
+      chat("wait for me", { max_tokens: 3, stream: true }),
+    ).then((r) => {
       settled = true;
       return r;
     });

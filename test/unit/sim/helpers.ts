@@ -71,3 +71,51 @@ export async function readSse(res: Response): Promise<SseResult> {
 export function chat(content: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { messages: [{ role: "user", content }], ...extra };
 }
+
+/** Token counts as the simulator reports them. */
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+/** A choice of any OpenAI response kind (chat message, text, or stream delta): a loose test view. */
+export interface Choice {
+  index: number;
+  message: { role: string; content: string };
+  text: string;
+  delta: { role?: string; content?: string };
+  finish_reason: string | null;
+}
+
+/** A chat or text completion, or one stream chunk of either. */
+export interface Completion {
+  id: string;
+  object: string;
+  created: number;
+  model: string;
+  choices: [Choice, ...Choice[]];
+  usage: Usage;
+}
+
+/** A stream chunk: usage is absent, null, or (in the include_usage chunk) the totals. */
+export type Chunk = Omit<Completion, "usage"> & { usage?: Usage | null };
+
+/** An /v1/embeddings answer. */
+export interface Embeddings {
+  object: string;
+  data: [
+    { object: string; index: number; embedding: number[] | string },
+    ...{ object: string; index: number; embedding: number[] | string }[],
+  ];
+  usage: Usage;
+}
+
+/** GET /v1/models. */
+export interface ModelList {
+  object: string;
+  data: [
+    { id: string; object: string; created: number; owned_by: string; root: string; max_model_len: number },
+  ];
+}

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningSim } from "../../../src/sim/index.js";
+import type { RunningSim, SimGpuJson } from "../../../src/sim/index.js";
 import { startSim } from "../../../src/sim/index.js";
+import type { Chunk, Completion, Embeddings, ModelList } from "./helpers.js";
 import { chat, getJson, postJson, readSse } from "./helpers.js";
 
 let sim: RunningSim;
@@ -16,10 +17,13 @@ afterAll(async () => {
 
 describe("chat completions", () => {
   it("answers in the OpenAI shape with consistent usage", async () => {
-    const res = await postJson(`${base}/v1/chat/completions`, chat("Hello there", { model: "llama-3.2-1b", max_tokens: 40 }));
+    const res = await postJson(
+      `${base}/v1/chat/completions`,
+      chat("Hello there", { model: "llama-3.2-1b", max_tokens: 40 }),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("application/json");
-    const body = (await res.json()) as Record<string, any>;
+    const body = (await res.json()) as Completion;
     expect(body.id).toMatch(/^chatcmpl-/);
     expect(body.object).toBe("chat.completion");
     expect(body.model).toBe("llama-3.2-1b");
@@ -38,22 +42,25 @@ describe("chat completions", () => {
   });
 
   it("generates exactly max_tokens with ignore_eos", async () => {
-    const res = await postJson(`${base}/v1/chat/completions`, chat("count", { max_tokens: 77, ignore_eos: true }));
-    const body = (await res.json()) as Record<string, any>;
+    const res = await postJson(
+      `${base}/v1/chat/completions`,
+      chat("count", { max_tokens: 77, ignore_eos: true }),
+    );
+    const body = (await res.json()) as Completion;
     expect(body.usage.completion_tokens).toBe(77);
     expect(body.choices[0].finish_reason).toBe("length");
   });
 
   it("streams SSE chunks ending in [DONE], with the same text as the non-streamed answer", async () => {
     const req = chat("Stream me something", { max_tokens: 30 });
-    const plain = (await (await postJson(`${base}/v1/chat/completions`, req)).json()) as Record<string, any>;
+    const plain = (await (await postJson(`${base}/v1/chat/completions`, req)).json()) as Completion;
     const res = await postJson(`${base}/v1/chat/completions`, { ...req, stream: true });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/event-stream");
     const sse = await readSse(res);
     expect(sse.data.at(-1)).toBe("[DONE]");
     expect(sse.raw.endsWith("data: [DONE]\n\n")).toBe(true);
-    const chunks = sse.json as Record<string, any>[];
+    const chunks = sse.json as unknown as Chunk[];
     for (const c of chunks) {
       expect(c.object).toBe("chat.completion.chunk");
       expect(c.id).toBe(chunks[0]?.id);
@@ -70,14 +77,19 @@ describe("chat completions", () => {
   it("adds a usage chunk with empty choices for stream_options.include_usage", async () => {
     const res = await postJson(
       `${base}/v1/chat/completions`,
-      chat("usage please", { max_tokens: 12, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
+      chat("usage please", {
+        max_tokens: 12,
+        ignore_eos: true,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     );
     const sse = await readSse(res);
-    const chunks = sse.json as Record<string, any>[];
-    const last = chunks.at(-1) as Record<string, any>;
+    const chunks = sse.json as unknown as Chunk[];
+    const last = chunks.at(-1) as Chunk;
     expect(last.choices).toEqual([]);
-    expect(last.usage.completion_tokens).toBe(12);
-    expect(last.usage.total_tokens).toBe(last.usage.prompt_tokens + 12);
+    expect(last.usage?.completion_tokens).toBe(12);
+    expect(last.usage?.total_tokens).toBe((last.usage?.prompt_tokens ?? 0) + 12);
     for (const c of chunks.slice(0, -1)) expect(c.usage).toBeNull();
     expect(chunks.slice(0, -1).filter((c) => c.choices[0].delta.content !== undefined)).toHaveLength(13); // role + 12
   });
@@ -85,18 +97,27 @@ describe("chat completions", () => {
 
 describe("text completions", () => {
   it("answers non-streamed and streamed as text_completion", async () => {
-    const res = await postJson(`${base}/v1/completions`, { model: "llama-3.2-1b", prompt: "Once upon", max_tokens: 8, ignore_eos: true });
-    const body = (await res.json()) as Record<string, any>;
+    const res = await postJson(`${base}/v1/completions`, {
+      model: "llama-3.2-1b",
+      prompt: "Once upon",
+      max_tokens: 8,
+      ignore_eos: true,
+    });
+    const body = (await res.json()) as Completion;
     expect(body.id).toMatch(/^cmpl-/);
     expect(body.object).toBe("text_completion");
     expect(typeof body.choices[0].text).toBe("string");
     expect(body.usage.prompt_tokens).toBe(3); // ceil(9 chars / 4)
     expect(body.usage.completion_tokens).toBe(8);
 
-    const stream = await postJson(`${base}/v1/completions`, { prompt: [1, 2, 3, 4, 5], max_tokens: 5, stream: true });
+    const stream = await postJson(`${base}/v1/completions`, {
+      prompt: [1, 2, 3, 4, 5],
+      max_tokens: 5,
+      stream: true,
+    });
     const sse = await readSse(stream);
     expect(sse.data.at(-1)).toBe("[DONE]");
-    const chunks = sse.json as Record<string, any>[];
+    const chunks = sse.json as unknown as Chunk[];
     expect(chunks.every((c) => c.object === "text_completion")).toBe(true);
     expect(chunks.at(-1)?.choices[0].finish_reason).not.toBeNull();
   });
@@ -104,30 +125,39 @@ describe("text completions", () => {
 
 describe("embeddings", () => {
   it("returns deterministic unit vectors and usage", async () => {
-    const one = (await (await postJson(`${base}/v1/embeddings`, { input: ["alpha", "beta"] })).json()) as Record<string, any>;
-    const two = (await (await postJson(`${base}/v1/embeddings`, { input: "alpha" })).json()) as Record<string, any>;
+    const one = (await (
+      await postJson(`${base}/v1/embeddings`, { input: ["alpha", "beta"] })
+    ).json()) as Embeddings;
+    const two = (await (await postJson(`${base}/v1/embeddings`, { input: "alpha" })).json()) as Embeddings;
     expect(one.object).toBe("list");
     expect(one.data).toHaveLength(2);
     expect(one.data[0].object).toBe("embedding");
-    expect(one.data[1].index).toBe(1);
+    expect(one.data[1]?.index).toBe(1);
     expect(one.data[0].embedding).toEqual(two.data[0].embedding);
-    expect(one.data[0].embedding).not.toEqual(one.data[1].embedding);
+    expect(one.data[0].embedding).not.toEqual(one.data[1]?.embedding);
     const norm = Math.hypot(...(one.data[0].embedding as number[]));
     expect(norm).toBeCloseTo(1, 6);
     expect(one.usage.prompt_tokens).toBe(3); // ceil(5/4) + ceil(4/4)
     expect(one.usage.total_tokens).toBe(3);
-    const small = (await (await postJson(`${base}/v1/embeddings`, { input: "x", dimensions: 8, encoding_format: "base64" })).json()) as Record<string, any>;
+    const small = (await (
+      await postJson(`${base}/v1/embeddings`, { input: "x", dimensions: 8, encoding_format: "base64" })
+    ).json()) as Embeddings;
     expect(Buffer.from(small.data[0].embedding as string, "base64")).toHaveLength(32);
   });
 });
 
 describe("engine endpoints", () => {
   it("lists the model in vLLM's shape", async () => {
-    const body = await getJson<Record<string, any>>(`${base}/v1/models`);
+    const body = await getJson<ModelList>(`${base}/v1/models`);
     expect(body.object).toBe("list");
     expect(body.data).toHaveLength(1);
     const m = body.data[0];
-    expect(m).toMatchObject({ id: "llama-3.2-1b", object: "model", owned_by: "vllm", root: "meta-llama/Llama-3.2-1B-Instruct" });
+    expect(m).toMatchObject({
+      id: "llama-3.2-1b",
+      object: "model",
+      owned_by: "vllm",
+      root: "meta-llama/Llama-3.2-1B-Instruct",
+    });
     expect(typeof m.created).toBe("number");
     expect(m.max_model_len).toBe(131072);
   });
@@ -160,9 +190,9 @@ describe("engine endpoints", () => {
   });
 
   it("reports one simulated GPU in the agent's shape", async () => {
-    const body = await getJson<{ gpus: Record<string, unknown>[] }>(`${base}/sim/gpu`);
+    const body = await getJson<{ gpus: SimGpuJson[] }>(`${base}/sim/gpu`);
     expect(body.gpus).toHaveLength(1);
-    const g = body.gpus[0] as Record<string, any>;
+    const g = body.gpus[0] as SimGpuJson;
     expect(Object.keys(g).sort()).toEqual(
       [
         "compute_capability",
@@ -177,7 +207,13 @@ describe("engine endpoints", () => {
         "vram_used_mib",
       ].sort(),
     );
-    expect(g).toMatchObject({ index: 0, name: "NVIDIA GeForce RTX 4090", vram_total_mib: 24564, compute_capability: "8.9", driver_version: "sim" });
+    expect(g).toMatchObject({
+      index: 0,
+      name: "NVIDIA GeForce RTX 4090",
+      vram_total_mib: 24564,
+      compute_capability: "8.9",
+      driver_version: "sim",
+    });
     expect(g.uuid).toMatch(/^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(g.vram_used_mib / g.vram_total_mib).toBeGreaterThan(0.85);
     expect(g.utilization_percent).toBeGreaterThanOrEqual(0);
@@ -194,7 +230,13 @@ describe("bad requests", () => {
     ["wrong model", "/v1/chat/completions", chat("hi", { model: "gpt-4o" }), 404, "model"],
     ["n > 1", "/v1/chat/completions", chat("hi", { n: 2 }), 400, "n"],
     ["bad max_tokens", "/v1/chat/completions", chat("hi", { max_tokens: 0 }), 400, "max_tokens"],
-    ["stream_options without stream", "/v1/chat/completions", chat("hi", { stream_options: { include_usage: true } }), 400, "stream_options"],
+    [
+      "stream_options without stream",
+      "/v1/chat/completions",
+      chat("hi", { stream_options: { include_usage: true } }),
+      400,
+      "stream_options",
+    ],
     ["over the context", "/v1/chat/completions", chat("hi", { max_tokens: 200_000 }), 400, null],
     ["missing prompt", "/v1/completions", { max_tokens: 3 }, 400, "prompt"],
     ["wrong model (completions)", "/v1/completions", { model: "nope", prompt: "x" }, 404, "model"],

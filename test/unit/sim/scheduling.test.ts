@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunningSim, SimOptions } from "../../../src/sim/index.js";
 import { startSim } from "../../../src/sim/index.js";
+import type { Completion } from "./helpers.js";
 import { chat, postJson, simState, waitFor } from "./helpers.js";
 
 const sims: RunningSim[] = [];
@@ -16,10 +17,11 @@ afterEach(async () => {
 /** Sends a request and drains its answer in the background; settles when it ends or the sim closes. */
 function background(url: string, body: unknown): Promise<void> {
   return postJson(url, body).then(
-    (res) => res.arrayBuffer().then(
-      () => undefined,
-      () => undefined,
-    ),
+    (res) =>
+      res.arrayBuffer().then(
+        () => undefined,
+        () => undefined,
+      ),
     () => undefined,
   );
 }
@@ -30,7 +32,9 @@ describe("determinism", () => {
     const b = await start({ profile: "l4", model: "llama-3.2-1b", seed: 42, timeScale: 1000 });
     const c = await start({ profile: "h100", model: "llama-3.2-1b", seed: 43, timeScale: 1000 });
     const ask = async (sim: RunningSim, content: string) =>
-      (await (await postJson(`${sim.url}/v1/chat/completions`, chat(content, { max_tokens: 200 }))).json()) as Record<string, any>;
+      (await (
+        await postJson(`${sim.url}/v1/chat/completions`, chat(content, { max_tokens: 200 }))
+      ).json()) as Completion;
     const prompts = ["What is a GPU?", "Explain prefix caching.", "Hello"];
     const texts: string[] = [];
     for (const p of prompts) {
@@ -43,8 +47,12 @@ describe("determinism", () => {
     // Another seed changes the answers.
     expect(texts.filter((_, i) => i % 2 === 0)).not.toEqual(texts.filter((_, i) => i % 2 === 1));
     // A request seed changes the answer too, reproducibly.
-    const s1 = (await (await postJson(`${a.url}/v1/chat/completions`, chat("Hello", { seed: 7 }))).json()) as Record<string, any>;
-    const s2 = (await (await postJson(`${b.url}/v1/chat/completions`, chat("Hello", { seed: 7 }))).json()) as Record<string, any>;
+    const s1 = (await (
+      await postJson(`${a.url}/v1/chat/completions`, chat("Hello", { seed: 7 }))
+    ).json()) as Completion;
+    const s2 = (await (
+      await postJson(`${b.url}/v1/chat/completions`, chat("Hello", { seed: 7 }))
+    ).json()) as Completion;
     expect(s1.choices[0].message.content).toBe(s2.choices[0].message.content);
   });
 });
@@ -56,7 +64,10 @@ describe("admission", () => {
     const prompt = "z".repeat(7000 * 4 - 200);
     const body = chat(prompt, { max_tokens: 1000, ignore_eos: true, stream: true });
     const pending = Array.from({ length: 5 }, (_, i) =>
-      background(`${sim.url}/v1/chat/completions`, { ...body, messages: [{ role: "user", content: `${i}${prompt}` }] }),
+      background(`${sim.url}/v1/chat/completions`, {
+        ...body,
+        messages: [{ role: "user", content: `${i}${prompt}` }],
+      }),
     );
     await waitFor(async () => {
       const s = await simState(sim.url);
@@ -74,7 +85,10 @@ describe("admission", () => {
   it("caps the batch at maxNumSeqs", async () => {
     const sim = await start({ profile: "h100", model: "llama-3.2-1b", timeScale: 50, maxNumSeqs: 2 });
     const pending = Array.from({ length: 5 }, (_, i) =>
-      background(`${sim.url}/v1/chat/completions`, chat(`req ${i}`, { max_tokens: 5000, ignore_eos: true, stream: true })),
+      background(
+        `${sim.url}/v1/chat/completions`,
+        chat(`req ${i}`, { max_tokens: 5000, ignore_eos: true, stream: true }),
+      ),
     );
     await waitFor(async () => {
       const s = await simState(sim.url);
@@ -101,7 +115,7 @@ describe("prefix caching", () => {
           ],
           max_tokens: 4,
         })
-      ).json()) as Record<string, any>;
+      ).json()) as Completion;
     const first = await ask("first question");
     expect(first.usage.prompt_tokens_details.cached_tokens).toBe(0);
     const before = await simState(sim.url);
@@ -121,9 +135,13 @@ describe("prefix caching", () => {
 
     const after = await simState(sim.url);
     expect(after.prefix_cache_hits).toBe(cached + partial);
-    expect(after.prefix_cache_queries).toBe(first.usage.prompt_tokens + again.usage.prompt_tokens + other.usage.prompt_tokens);
+    expect(after.prefix_cache_queries).toBe(
+      first.usage.prompt_tokens + again.usage.prompt_tokens + other.usage.prompt_tokens,
+    );
     const metrics = await (await fetch(`${sim.url}/metrics`)).text();
-    expect(metrics).toContain(`vllm:prefix_cache_hits_total{engine="0",model_name="llama-3.1-8b"} ${cached + partial}.0`);
+    expect(metrics).toContain(
+      `vllm:prefix_cache_hits_total{engine="0",model_name="llama-3.1-8b"} ${cached + partial}.0`,
+    );
   });
 });
 
@@ -152,7 +170,11 @@ describe("cancellation", () => {
   it("drops a non-streamed sequence too", async () => {
     const sim = await start({ profile: "rtx4090", model: "llama-3.2-1b", timeScale: 20 });
     const ac = new AbortController();
-    const req = postJson(`${sim.url}/v1/chat/completions`, chat("long", { max_tokens: 10_000, ignore_eos: true }), ac.signal);
+    const req = postJson(
+      `${sim.url}/v1/chat/completions`,
+      chat("long", { max_tokens: 10_000, ignore_eos: true }),
+      ac.signal,
+    );
     await waitFor(async () => (await simState(sim.url)).running === 1);
     ac.abort();
     await expect(req).rejects.toThrow();
@@ -166,8 +188,12 @@ describe("load", () => {
     const sim = await start({ profile: "a100-80g", model: "llama-3.1-8b", timeScale: 100 });
     const results = await Promise.all(
       Array.from({ length: 24 }, async (_, i) => {
-        const res = await postJson(`${sim.url}/v1/completions`, { prompt: `request number ${i}`, max_tokens: 64, ignore_eos: true });
-        return (await res.json()) as Record<string, any>;
+        const res = await postJson(`${sim.url}/v1/completions`, {
+          prompt: `request number ${i}`,
+          max_tokens: 64,
+          ignore_eos: true,
+        });
+        return (await res.json()) as Completion;
       }),
     );
     expect(results.every((r) => r.usage.completion_tokens === 64)).toBe(true);
@@ -175,8 +201,10 @@ describe("load", () => {
     expect(s.completed).toBe(24);
     expect(s.running + s.waiting).toBe(0);
     // Batched: far fewer steps than 24 × 64 tokens.
-    expect((s as unknown as { steps: number }).steps).toBeLessThan(24 * 64 / 4);
-    const gpu = (await (await fetch(`${sim.url}/sim/gpu`)).json()) as { gpus: { utilization_percent: number; power_watts: number }[] };
+    expect((s as unknown as { steps: number }).steps).toBeLessThan((24 * 64) / 4);
+    const gpu = (await (await fetch(`${sim.url}/sim/gpu`)).json()) as {
+      gpus: { utilization_percent: number; power_watts: number }[];
+    };
     expect(gpu.gpus[0]?.utilization_percent).toBeGreaterThan(0);
     expect(gpu.gpus[0]?.power_watts).toBeGreaterThan(60);
   });

@@ -20,7 +20,14 @@ const llama8b = getModelProfile("llama-3.1-8b");
 
 describe("profiles", () => {
   it("lists every required GPU and model", () => {
-    expect(Object.keys(GPU_PROFILES).sort()).toEqual(["a100-80g", "h100", "l4", "rtx3080", "rtx3090", "rtx4090"]);
+    expect(Object.keys(GPU_PROFILES).sort()).toEqual([
+      "a100-80g",
+      "h100",
+      "l4",
+      "rtx3080",
+      "rtx3090",
+      "rtx4090",
+    ]);
     expect(Object.keys(MODEL_PROFILES).sort()).toEqual(["llama-3.1-8b", "llama-3.2-1b"]);
   });
 
@@ -90,7 +97,10 @@ describe("step time", () => {
     // 2 × params × tokens at the stated efficiency is a floor for the compute term.
     const floor = (2 * llama8b.params * 2048) / (h100.bf16Tflops * 1e12 * STEP_MODEL.computeEfficiency);
     expect(t.computeSeconds).toBeGreaterThanOrEqual(floor);
-    expect(t.seconds).toBeCloseTo(Math.max(t.computeSeconds, t.memorySeconds) + STEP_MODEL.stepOverheadSeconds, 9);
+    expect(t.seconds).toBeCloseTo(
+      Math.max(t.computeSeconds, t.memorySeconds) + STEP_MODEL.stepOverheadSeconds,
+      9,
+    );
   });
 
   it("makes a cached prefix cheaper than a fresh one", () => {

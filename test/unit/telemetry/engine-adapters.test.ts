@@ -224,11 +224,15 @@ describe("adapters against fixture engines over real HTTP", () => {
   it("sim: vLLM metrics plus the simulated GPU reading", async () => {
     const e = await engine({
       kind: "sim",
-      routes: { "/sim/gpu": { body: JSON.stringify(SIM_GPU), contentType: "application/json" } },
+      routes: {
+        "/sim/gpu": { body: JSON.stringify(SIM_GPU), contentType: "application/json" },
+        "/sim/state": { body: JSON.stringify({ max_num_seqs: 256 }), contentType: "application/json" },
+      },
     });
     const a = createEngineAdapter("sim", e.url);
     expect(a.kind).toBe("sim");
     expect((await a.probe()).kvCacheUsage).toBe(0.0011764705882353343);
+    expect(await a.maxConcurrency?.()).toBe(256);
     const g = await a.gpuReading?.();
     expect(g).toEqual({
       source: "simulated",

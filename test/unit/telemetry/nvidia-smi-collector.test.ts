@@ -44,11 +44,16 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * A collector on the fake. Unless a test is about hangs, silence must last 40 intervals (2 s) to
+ * count as one, so a busy CI machine that stalls the fake for a moment does not trigger a restart.
+ */
 function nvidia(extra: { hangAfterIntervals?: number; nvidiaSmiPath?: string } = {}): GpuCollector {
   collector = createGpuCollector({
     kind: "nvidia",
     intervalMs: 50,
     nvidiaSmiPath: FAKE_NVIDIA_SMI,
+    hangAfterIntervals: 40,
     ...extra,
   });
   return collector;
@@ -222,7 +227,7 @@ describe("GPU tool discovery", () => {
     symlinkSync(FAKE_NVIDIA_SMI, join(bin, "nvidia-smi"));
     symlinkSync(FAKE_ROCM_SMI, join(bin, "rocm-smi"));
     process.env.PATH = `${bin}${delimiter}${saved.PATH ?? ""}`;
-    collector = createGpuCollector({ kind: "auto", intervalMs: 50 });
+    collector = createGpuCollector({ kind: "auto", intervalMs: 50, hangAfterIntervals: 40 });
     await collector.start();
     expect(collector.latest().source).toBe("nvidia-smi");
     expect(collector.latest().facts[0]?.uuid).toBe(H100_UUID);
