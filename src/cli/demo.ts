@@ -19,7 +19,12 @@ export async function demoCommand(flags: ServeFlags & { timeScale?: string }): P
   const configuredKeys = (process.env.LLMLB_API_KEYS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   const apiKey = configuredKeys[0] ?? `sk-demo-${randomBytes(16).toString("hex")}`;
   const nodeToken = `nt-demo-${randomBytes(16).toString("hex")}`;
+  // DESIGN.md: the demo's first admin is admin / test unless the operator set one.
+  const adminUser = process.env.LLMLB_ADMIN_USER || "admin";
+  const adminPassword = process.env.LLMLB_ADMIN_PASSWORD || "test";
   const { cp, url } = await startControlPlane({
+    adminUser,
+    adminPassword,
     ...serveFlags,
     apiKeys: [apiKey, ...configuredKeys.slice(1)].join(","),
     nodeTokens: [nodeToken, ...(process.env.LLMLB_NODE_TOKENS ?? "").split(",").filter(Boolean)].join(","),
@@ -36,6 +41,8 @@ export async function demoCommand(flags: ServeFlags & { timeScale?: string }): P
     `llmlb demo is running on ${url}`,
     `  nodes:    ${DEMO_FLEET.map((n) => `${n.id} (${n.profile}, ${n.model})`).join(", ")}`,
     `  API key:  ${apiKey}`,
+    `  admin:    ${adminUser} / ${adminPassword === "test" ? "test  (demo password — change it before exposing llmlb)" : "(from LLMLB_ADMIN_PASSWORD)"}`,
+    `  dashboard: ${url}/`,
     "",
     "Try:",
     `  curl -s ${url}/v1/chat/completions \\`,

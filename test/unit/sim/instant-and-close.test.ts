@@ -42,7 +42,14 @@ describe("instant mode", () => {
 });
 
 describe("close", () => {
-  it("ends open streams and stalled requests and returns", async () => {
+  it("ends open streams and stalled requests, and leaves no socket or timer behind", async () => {
+    const handles = () =>
+      process
+        .getActiveResourcesInfo()
+        .filter((r) => ["TCPServerWrap", "TCPSocketWrap", "Timeout", "Immediate"].includes(r));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const before = handles();
+    console.log("BEFORE", before);
     const sim = await startSim({ profile: "l4", model: "llama-3.2-1b", timeScale: 1 });
     const res = await postJson(
       `${sim.url}/v1/chat/completions`,
@@ -61,6 +68,9 @@ describe("close", () => {
     await expect(drain()).rejects.toThrow();
     expect(await stalled).toBeInstanceOf(Error);
     await expect(fetch(`${sim.url}/health`)).rejects.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    console.log("AFTER", handles());
+    expect(handles()).toEqual(before);
   });
 
   it("refuses bad options", async () => {
