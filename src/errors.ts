@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { StoreError } from "./store/errors.js";
 
 /**
  * Every error llmlb reports, in one table: HTTP status, OpenAI error type and the Connect/gRPC code.
@@ -11,6 +12,8 @@ export const ERROR_TABLE = {
   body_too_large: { status: 413, type: "invalid_request_error", grpc: Code.ResourceExhausted },
   // Missing, malformed, unknown or revoked credential.
   invalid_api_key: { status: 401, type: "invalid_request_error", grpc: Code.Unauthenticated },
+  // Wrong username or password at login: one answer for both, so usernames cannot be probed.
+  invalid_credentials: { status: 401, type: "invalid_request_error", grpc: Code.Unauthenticated },
   // Valid credential without the scope the route needs.
   insufficient_scope: { status: 403, type: "invalid_request_error", grpc: Code.PermissionDenied },
   // No node has ever served the model.
@@ -21,7 +24,9 @@ export const ERROR_TABLE = {
   user_queue_full: { status: 429, type: "rate_limit_error", grpc: Code.ResourceExhausted },
   // The global queue is full: back off and retry.
   queue_full: { status: 429, type: "rate_limit_error", grpc: Code.ResourceExhausted },
-  // Per-key RPM/TPM limit.
+  // A name is taken, a static credential cannot be revoked, the last admin cannot go, a node is not connected.
+  conflict: { status: 409, type: "invalid_request_error", grpc: Code.FailedPrecondition },
+  // Per-key RPM/TPM limit, or too many failed logins.
   rate_limit_exceeded: { status: 429, type: "rate_limit_error", grpc: Code.ResourceExhausted },
   // Known model, but no node online for it right now: busy, not broken.
   no_node_available: { status: 503, type: "server_error", grpc: Code.Unavailable },
@@ -87,6 +92,12 @@ export function toLbError(err: unknown): LbError {
       [Code.Canceled]: "cancelled",
     };
     return new LbError(byCode[err.code] ?? "internal", err.rawMessage);
+  }
+  if (err instanceof StoreError) {
+    // The store's messages name the field and never a secret; a schema error is a server fault.
+    if (err.code === "conflict") return new LbError("conflict", err.message);
+    if (err.code === "invalid_argument") return new LbError("invalid_request", err.message);
+    return new LbError("internal", "Internal error.");
   }
   const e = err as { statusCode?: number; code?: string; message?: string };
   // fastify's own errors: body parser and limits.

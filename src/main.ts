@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 // Command implementations load lazily: a sim or agent process should not pay for the control plane.
 import { AGENT_OPTIONS } from "./agent/agent-config.js";
+import { registerOpsCommands } from "./cli/ops/commands.js";
 import { SIM_OPTIONS } from "./cli/sim-options.js";
 import { SERVER_OPTIONS } from "./config/server-config.js";
 import { ConfigError, type OptionSpec, kebab } from "./config/spec.js";
@@ -43,6 +44,9 @@ program
   .option("--out <file>", "write the JSON results here")
   .option("--quick", "a shorter run (for smoke tests)")
   .action(async (name, o) => (await import("./cli/bench.js")).benchCommand(name, o));
+
+// Operator commands against a running control plane: nodes, load, lb-strategy, keys, node-tokens, users.
+registerOpsCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

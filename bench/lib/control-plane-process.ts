@@ -10,9 +10,9 @@ export interface ControlPlaneProcess {
   waitForNodes(n: number, timeoutMs?: number): Promise<void>;
 }
 
-/** Starts `llmlb serve --port 0` and reads its URL from the "listening" log line. */
+/** Starts `llmlb serve --port 0` and reads its URL from the "listening" log line (so the log level is info). */
 export async function startControlPlaneProcess(env: Record<string, string>, args: string[] = []): Promise<ControlPlaneProcess> {
-  const proc = spawnLlmlb(["serve", "--port", "0", "--host", "127.0.0.1", ...args], { LLMLB_LOG_LEVEL: "info", ...env }, "pipe");
+  const proc = spawnLlmlb(["serve", "--port", "0", "--host", "127.0.0.1", ...args], { ...env, LLMLB_LOG_LEVEL: "info" }, "pipe");
   proc.stderr?.resume();
   const url = await new Promise<string>((resolve, reject) => {
     let buf = "";
@@ -34,6 +34,7 @@ export async function startControlPlaneProcess(env: Record<string, string>, args
     };
     proc.stdout?.on("data", onData);
     proc.once("exit", (code) => reject(new Error(`control plane exited with code ${code}: ${buf.slice(-2000)}`)));
+    setTimeout(() => reject(new Error(`control plane did not report its URL in 30 s: ${buf.slice(-2000)}`)), 30_000).unref();
   });
   return {
     url,

@@ -1,4 +1,6 @@
+import net from "node:net";
 import os from "node:os";
+import tls from "node:tls";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -132,7 +134,12 @@ export class NodeAgent {
   }
 
   private async connectLoop(): Promise<void> {
-    const transport = createGrpcTransport({ baseUrl: this.cfg.server, pingIntervalMs: 10_000 });
+    const transport = createGrpcTransport({
+      baseUrl: this.cfg.server,
+      pingIntervalMs: 10_000,
+      // Small chunk messages must not wait for Nagle's algorithm (40 ms stalls against delayed ACKs).
+      nodeOptions: { createConnection: (authority: URL) => dialNoDelay(authority) },
+    });
     const client = createClient(NodeService, transport);
     let attempt = 0;
     while (!this.stopped) {
@@ -351,4 +358,16 @@ export class NodeAgent {
     this.log.info({ models: models.map((m) => m.id) }, "engine models changed");
     this.sendMsg({ case: "modelsChanged", value: { models: models.map((m) => ({ id: m.id, aliases: m.aliases, maxContextTokens: m.maxContextTokens })) } });
   }
+}
+
+/** Opens the control-plane connection with TCP_NODELAY (and ALPN h2 over TLS). */
+function dialNoDelay(authority: URL): net.Socket {
+  const port = Number(authority.port) || (authority.protocol === "https:" ? 443 : 80);
+  const host = authority.hostname.replace(/^\[|\]$/g, "");
+  const socket =
+    authority.protocol === "https:"
+      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ["h2"] } as tls.ConnectionOptions)
+      : net.connect({ host, port });
+  socket.setNoDelay(true);
+  return socket;
 }

@@ -32,6 +32,7 @@ export const SERVER_OPTIONS = {
   maxRequestTimeoutSecs: spec({ type: "number", env: ["LLMLB_MAX_REQUEST_TIMEOUT_SECS"], toml: "queue.max_request_timeout_secs", default: 3600, min: 0.01, description: "Largest deadline a request may ask for" }),
   maxRetries: spec({ type: "int", env: ["LLMLB_MAX_RETRIES"], toml: "queue.max_retries", default: 2, min: 0, max: 10, description: "Re-dispatches of a job whose node was lost before its first token" }),
   bodyLimitBytes: spec({ type: "int", env: ["LLMLB_BODY_LIMIT_BYTES"], toml: "server.body_limit_bytes", default: 4 * 1024 * 1024, min: 1024, description: "Largest request body" }),
+  metricsRequireKey: spec({ type: "bool", env: ["LLMLB_METRICS_REQUIRE_KEY"], toml: "metrics.require_key", default: false, description: "Require an API key (any scope) on GET /metrics" }),
   logLevel: spec({ type: "string", env: ["LLMLB_LOG_LEVEL"], toml: "server.log_level", default: "info", choices: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], description: "Log level" }),
 };
 

@@ -5,7 +5,7 @@ import { LbError } from "../errors.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { NodeRecord } from "../nodes/node-record.js";
 import type { NodeStore } from "../nodes/node-store.js";
-import type { FairQueue } from "../queue/index.js";
+import type { FairQueue, QueueSnapshot } from "../queue/index.js";
 import { Job, type JobApi, type JobSink, type JobSpec } from "./job.js";
 import type { StrategyBook } from "./strategy-book.js";
 
@@ -60,6 +60,11 @@ export class Scheduler {
   /** Jobs queued or running. */
   get activeJobs(): number {
     return this.jobs.size;
+  }
+
+  /** What waits in the fair queue, per user and model (admin API, Dispatch GetQueue); O(queued). */
+  queueSnapshot(): QueueSnapshot {
+    return this.o.queue.snapshot();
   }
 
   /** A node stream is ready for jobs. */
@@ -236,6 +241,7 @@ export class Scheduler {
     job.dispatchedAtMs = this.clock();
     node.inFlight++;
     node.totalRequests++;
+    node.lastDispatchedMs = job.dispatchedAtMs;
     node.recordReason(choice.reason);
     let set = this.byNode.get(node.id);
     if (!set) {

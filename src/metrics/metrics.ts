@@ -7,6 +7,11 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export function createMetrics(nodes: NodeStore) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "llmlb_process_" });
+  // prom-client exposes these three as gauges named *_total, which `promtool check metrics` rejects
+  // (a _total suffix promises a counter); the event-loop and memory metrics stay.
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+    registry.removeSingleMetric(`llmlb_process_${name}`);
+  }
 
   // Node figures are read at scrape time from the store, so they are never stale in between.
   const nodeGauge = (name: string, help: string, read: (n: ReturnType<NodeStore["get"]> & {}) => number | undefined) =>
@@ -126,7 +131,14 @@ export function createMetrics(nodes: NodeStore) {
       registers: [registry],
     }),
   };
-  return m;
+  return {
+    ...m,
+    /** Drops a node's selection series once the node is gone for good (its gauges vanish on their own). */
+    async forgetNode(nodeId: string): Promise<void> {
+      const { values } = await m.selections.get();
+      for (const v of values) if (v.labels.node_id === nodeId) m.selections.remove(v.labels);
+    },
+  };
 }
 
 /** The metrics object every component receives. */

@@ -42,6 +42,8 @@ export class NodeRecord implements NodeSnapshot {
   completed = 0;
   failed = 0;
   lastSeenMs: number;
+  /** Unix ms of the last job dispatched here (seed 004 "last_used"); undefined before the first. */
+  lastDispatchedMs: number | undefined;
   registeredAtMs: number;
   offlineSinceMs: number | undefined;
   identity: NodeIdentity = { hostname: "", agentVersion: "", engineKind: "", engineVersion: "", gpuSource: "", gpuNote: "" };
@@ -90,6 +92,11 @@ export class NodeRecord implements NodeSnapshot {
       total += t;
     }
     return total > 0 ? (used / total) * 100 : undefined;
+  }
+
+  /** Per-GPU live figures, or none when they are stale (so operators never see old readings as current). */
+  get gpuFresh(): readonly GpuLive[] {
+    return this.fresh(this.gpuAtMs) ? this.gpuLive : [];
   }
 
   /** Engine signals, or undefined when stale. */

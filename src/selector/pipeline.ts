@@ -15,10 +15,38 @@ export type Stage = "filter" | "score" | "pick";
 /** Timing hook: called once per plugin per decision with the plugin's wall time in seconds. */
 export type ObserveHook = (stage: Stage, plugin: string, seconds: number) => void;
 
-/** Keeps or drops one node; a predicate so the runner can filter in place without allocating. */
+/**
+ * Keeps the nodes among the first `n` of `input` that pass, writing them in order to `output`
+ * (which may be `input` itself: filtering in place) and returning how many it kept. A batch API
+ * rather than a per-node predicate so each filter runs its own monomorphic loop; build one from
+ * a predicate with `predicateFilter`.
+ */
 export interface Filter {
   readonly name: string;
-  keep(request: SelectionRequest, node: NodeSnapshot): boolean;
+  filter(
+    request: SelectionRequest,
+    input: readonly NodeSnapshot[],
+    n: number,
+    output: NodeSnapshot[],
+  ): number;
+}
+
+/** A Filter from a per-node predicate (the common case). */
+export function predicateFilter(
+  name: string,
+  keep: (request: SelectionRequest, node: NodeSnapshot) => boolean,
+): Filter {
+  return {
+    name,
+    filter(request, input, n, output) {
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const node = input[i] as NodeSnapshot;
+        if (keep(request, node)) output[m++] = node;
+      }
+      return m;
+    },
+  };
 }
 
 /**
@@ -91,21 +119,12 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
   let part = new Float64Array(64);
 
   const filterInto = (profile: Profile, request: SelectionRequest, candidates: readonly NodeSnapshot[]) => {
-    let n = 0;
-    let first = true;
+    let n = candidates.length;
+    let input = candidates;
     for (const filter of profile.filters) {
       const t0 = observe ? performance.now() : 0;
-      if (first) {
-        for (const node of candidates) if (filter.keep(request, node)) buf[n++] = node;
-        first = false;
-      } else {
-        let m = 0;
-        for (let i = 0; i < n; i++) {
-          const node = buf[i] as NodeSnapshot;
-          if (filter.keep(request, node)) buf[m++] = node;
-        }
-        n = m;
-      }
+      n = filter.filter(request, input, n, buf);
+      input = buf;
       if (observe) observe("filter", filter.name, (performance.now() - t0) / 1000);
       if (n === 0) break;
     }

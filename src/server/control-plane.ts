@@ -12,12 +12,20 @@ import { StrategyBook } from "../jobs/strategy-book.js";
 import { createMetrics, type Metrics } from "../metrics/metrics.js";
 import { NodeStore } from "../nodes/node-store.js";
 import { type QueuePolicyName, createFairQueue } from "../queue/index.js";
-import { installErrorHandling } from "../http/error-handler.js";
+import { toLbError } from "../errors.js";
+import { installErrorHandling, sendError } from "../http/error-handler.js";
+import { registerAdminRoutes } from "../http/admin/index.js";
+import { registerLoadbalancerCompatRoutes } from "../http/loadbalancer-compat/index.js";
 import { registerOpenAIRoutes } from "../http/openai/routes.js";
-import type { Credentials } from "../http/principal.js";
+import { type Credentials, authenticate } from "../http/principal.js";
 import type { NodeSession } from "../stream/node-session.js";
 import { registerNodeService } from "../stream/node-service.js";
+import { registerDispatchService } from "../dispatch/dispatch-service.js";
+import { registerHealthService } from "../dispatch/health-service.js";
+import { registerReflectionService } from "../dispatch/reflection-service.js";
+import { ServingState } from "../dispatch/serving-state.js";
 import type { Auth } from "./auth-setup.js";
+import { createKeyLimits } from "./key-limits.js";
 import { DualProtocolServer, createTlsServer } from "./listen.js";
 
 /** Everything the control plane is made of; tests and the CLI reach in through this. */
@@ -65,10 +73,15 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
   });
   const scheduler = new Scheduler({ nodes, strategies, queue, metrics, logger, maxRetries: config.maxRetries });
   nodes.subscribe((e) => {
-    if (e.type === "removed") strategies.onNodeRemoved(e.node.id);
+    if (e.type === "removed") {
+      strategies.onNodeRemoved(e.node.id);
+      void metrics.forgetNode(e.node.id);
+    }
   });
   const sessions = new Map<string, NodeSession>();
   let shuttingDown = false;
+  // Flipped first in close(): gRPC health turns NOT_SERVING and watch streams end cleanly.
+  const serving = new ServingState();
   const unsubscribeRevocations = opts.auth?.nodeTokens.onNodeTokenRevoked((token) => {
     for (const s of [...sessions.values()]) {
       if (s.tokenId === token.id) s.close(new ConnectError("node token revoked", Code.Unauthenticated), "node token revoked");
@@ -81,6 +94,10 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
     // Per-request logs cost on the hot path and add nothing the metrics lack; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
+    // Node ids may be 128 characters (find-my-way's default of 100 would answer 414 for some).
+    routerOptions: { maxParamLength: 256 },
+    // Malformed URLs and over-long path parameters get the same OpenAI-shaped 400 as every other error.
+    frameworkErrors: (err, _req, reply) => sendError(reply, toLbError(err)),
     genReqId: (req) => {
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
@@ -95,7 +112,7 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
 
   await app.register(fastifyConnectPlugin, {
     readMaxBytes: config.bodyLimitBytes,
-    routes: (router) =>
+    routes: (router) => {
       registerNodeService(router, {
         nodes,
         scheduler,
@@ -105,17 +122,40 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
         maxMessageBytes: config.bodyLimitBytes,
         sessions,
         verifyNodeToken: (t) => credentials.nodeToken(t),
-      }),
+      });
+      registerDispatchService(router, {
+        scheduler,
+        nodes,
+        strategies,
+        credentials,
+        queue,
+        queuePolicy: config.queuePolicy,
+        logger,
+        defaultTimeoutMs: config.requestTimeoutSecs * 1000,
+        maxTimeoutMs: config.maxRequestTimeoutSecs * 1000,
+        staleMs: config.staleSecs * 1000,
+        serving,
+        // A closure: keyLimits is created below, and is only needed once calls arrive.
+        admit: (p, tokens) => keyLimits.admit(p, tokens),
+      });
+      registerHealthService(router, serving);
+      registerReflectionService(router);
+    },
   });
 
+  const keyLimits = createKeyLimits();
   registerOpenAIRoutes(app, {
     scheduler,
     nodes,
     strategies,
     credentials,
+    admit: keyLimits.admit,
     defaultTimeoutMs: config.requestTimeoutSecs * 1000,
     maxTimeoutMs: config.maxRequestTimeoutSecs * 1000,
   });
+
+  registerAdminRoutes(app, { credentials, nodes, scheduler, sessions, auth: opts.auth });
+  registerLoadbalancerCompatRoutes(app, { credentials, nodes, strategies });
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
@@ -124,7 +164,9 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
     if (shuttingDown) return reply.code(503).send({ status: "shutting_down", nodes_online: online });
     return { status: "ready", nodes_online: online };
   });
-  app.get("/metrics", async (_req, reply) => {
+  app.get("/metrics", async (req, reply) => {
+    // Off by default so the seed's `curl /metrics` works; any valid key when required.
+    if (config.metricsRequireKey) await authenticate(req, credentials, "inference");
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -146,6 +188,7 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
+      serving.shutdown();
       scheduler.shutdown();
       for (const s of [...sessions.values()]) s.close(undefined, "control plane shutting down");
       nodes.close();

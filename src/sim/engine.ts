@@ -18,6 +18,7 @@ export interface EngineOptions {
   readonly model: ModelProfile;
   readonly capacity: Capacity;
   readonly maxNumSeqs: number;
+  readonly maxNumBatchedTokens: number;
   readonly timeScale: number;
 }
 
@@ -44,7 +45,7 @@ export class SimEngine {
     this.pool = new KvBlockPool(opts.capacity.kvBlocks);
     this.scheduler = new Scheduler(this.pool, this.stats, {
       maxNumSeqs: opts.maxNumSeqs,
-      maxNumBatchedTokens: STEP_MODEL.maxNumBatchedTokens,
+      maxNumBatchedTokens: opts.maxNumBatchedTokens,
       blockSize: STEP_MODEL.blockSize,
     });
   }

@@ -5,7 +5,7 @@ import { getGpuProfile, getModelProfile } from "./profiles.js";
 import type { SimLogger } from "./server.js";
 import { createSimServer } from "./server.js";
 import type { Capacity } from "./step-model.js";
-import { computeCapacity } from "./step-model.js";
+import { computeCapacity, defaultMaxNumBatchedTokens } from "./step-model.js";
 
 export type { SimGpuJson } from "./gpu-state.js";
 export type { GpuProfile, ModelProfile } from "./profiles.js";
@@ -13,7 +13,13 @@ export { GPU_PROFILES, getGpuProfile, getModelProfile, MODEL_PROFILES } from "./
 export type { SimLogger } from "./server.js";
 export { SIM_VERSION } from "./server.js";
 export type { Capacity, StepTime, StepWork } from "./step-model.js";
-export { computeCapacity, decodeTokensPerSecond, STEP_MODEL, stepTime } from "./step-model.js";
+export {
+  computeCapacity,
+  decodeTokensPerSecond,
+  defaultMaxNumBatchedTokens,
+  STEP_MODEL,
+  stepTime,
+} from "./step-model.js";
 
 /** How to run one simulated engine. */
 export interface SimOptions {
@@ -33,6 +39,8 @@ export interface SimOptions {
   maxNumSeqs?: number;
   /** Zero-delay mode for overhead benchmarks: answer at once with a small fixed completion, no step model. */
   instant?: boolean;
+  /** vLLM's --max-num-batched-tokens (per-step token budget); default 8192 on an H100, 2048 elsewhere, as vLLM. */
+  maxNumBatchedTokens?: number;
   /** vLLM's --gpu-memory-utilization; default 0.9. */
   gpuMemoryUtilization?: number;
   /** vLLM's --max-model-len; default the model's context, capped by the KV cache. */
@@ -69,6 +77,11 @@ export async function startSim(opts: SimOptions): Promise<RunningSim> {
   });
   const timeScale = checkPositive("timeScale", opts.timeScale ?? 1, false);
   const maxNumSeqs = checkPositive("maxNumSeqs", opts.maxNumSeqs ?? 256, true);
+  const maxNumBatchedTokens = checkPositive(
+    "maxNumBatchedTokens",
+    opts.maxNumBatchedTokens ?? defaultMaxNumBatchedTokens(gpu),
+    true,
+  );
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
   const port = opts.port ?? 0;
@@ -76,7 +89,9 @@ export async function startSim(opts: SimOptions): Promise<RunningSim> {
     throw new Error(`port must be 0-65535, got ${port}`);
   const host = opts.host ?? "127.0.0.1";
 
-  const engine = opts.instant ? undefined : new SimEngine({ gpu, model, capacity, maxNumSeqs, timeScale });
+  const engine = opts.instant
+    ? undefined
+    : new SimEngine({ gpu, model, capacity, maxNumSeqs, maxNumBatchedTokens, timeScale });
   const sim = createSimServer({
     gpu,
     model,
@@ -84,6 +99,7 @@ export async function startSim(opts: SimOptions): Promise<RunningSim> {
     seed,
     timeScale,
     maxNumSeqs,
+    maxNumBatchedTokens,
     engine,
     stats: engine?.stats ?? new SimStats(),
     logger: opts.logger,
@@ -111,6 +127,7 @@ export async function startSim(opts: SimOptions): Promise<RunningSim> {
       kvTokens: capacity.kvTokens,
       maxModelLen: capacity.maxModelLen,
       maxNumSeqs,
+      maxNumBatchedTokens,
       timeScale,
       instant: engine === undefined,
     },

@@ -5,8 +5,10 @@ import { createServer } from "node:http";
 import { performance } from "node:perf_hooks";
 import { BusyMeter } from "./busy-meter.js";
 import type { SimEngine } from "./engine.js";
+import { FaultControl } from "./faults.js";
 import type { SimGpuJson } from "./gpu-state.js";
 import { readSimGpu, simGpuUuid } from "./gpu-state.js";
+import { readJson, SSE_HEADERS, sendJson, sendText } from "./http-io.js";
 import type { SimStats } from "./metrics.js";
 import { renderMetrics } from "./metrics.js";
 import type { GpuProfile, ModelProfile } from "./profiles.js";
@@ -36,9 +38,6 @@ import { countPromptTokens, embed, hash53, promptBlockHashes, sampleOutput } fro
 /** The engine version /version reports: the vLLM API the simulator imitates, marked as simulated. */
 export const SIM_VERSION = "0.11.0-sim";
 
-/** Largest request body accepted; larger ones get 413. */
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
-
 /** The fixed answer of instant mode. */
 const INSTANT_TOKENS = ["This", " is", " a", " simulated", " response", "."];
 
@@ -49,14 +48,6 @@ export interface SimLogger {
   error(obj: object, msg?: string): void;
 }
 
-/** Fault-injection switches, set with POST /sim/control. */
-export interface SimControl {
-  healthy: boolean;
-  failNext: number;
-  failStatus: number;
-  stall: boolean;
-}
-
 /** Everything the HTTP layer serves from. */
 export interface SimServerContext {
   readonly gpu: GpuProfile;
@@ -65,6 +56,7 @@ export interface SimServerContext {
   readonly seed: number;
   readonly timeScale: number;
   readonly maxNumSeqs: number;
+  readonly maxNumBatchedTokens: number;
   /** Undefined in instant mode: no step loop at all. */
   readonly engine: SimEngine | undefined;
   readonly stats: SimStats;
@@ -78,48 +70,13 @@ export interface SimServer {
   close(): Promise<void>;
 }
 
-const JSON_HEADERS = { "content-type": "application/json" };
-const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
-
-function sendJson(res: ServerResponse, status: number, body: object): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...JSON_HEADERS, "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new SimHttpError(413, `Request body is larger than ${MAX_BODY_BYTES} bytes.`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("error", reject);
-    req.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      try {
-        resolve(JSON.parse(text));
-      } catch (err) {
-        reject(new SimHttpError(400, `JSON decode error: ${(err as Error).message}`));
-      }
-    });
-  });
-}
-
 function promptKey(prompt: PromptInput): string {
   return "ids" in prompt ? prompt.ids.join(",") : prompt.text;
 }
 
 /** Builds the node:http server of one simulated engine (call listen() on `server`). */
 export function createSimServer(ctx: SimServerContext): SimServer {
-  const control: SimControl = { healthy: true, failNext: 0, failStatus: 500, stall: false };
-  const parked: (() => void)[] = [];
+  const faults = new FaultControl(ctx.stats);
   const parse: ParseContext = { servedModel: ctx.model.key, maxModelLen: ctx.capacity.maxModelLen };
   const startedAt = Math.floor(Date.now() / 1000);
   let uuid: string | undefined;
@@ -168,7 +125,7 @@ export function createSimServer(ctx: SimServerContext): SimServer {
         return;
       case "/health":
         if (allow("GET")) {
-          res.writeHead(control.healthy ? 200 : 503, { "content-length": 0 });
+          res.writeHead(faults.healthy ? 200 : 503, { "content-length": 0 });
           res.end();
         }
         return;
@@ -189,11 +146,7 @@ export function createSimServer(ctx: SimServerContext): SimServer {
             },
             ctx.model.key,
           );
-          res.writeHead(200, {
-            "content-type": "text/plain; version=0.0.4; charset=utf-8",
-            "content-length": Buffer.byteLength(text),
-          });
-          res.end(text);
+          sendText(res, 200, "text/plain; version=0.0.4; charset=utf-8", text);
         }
         return;
       case "/sim/gpu":
@@ -203,10 +156,10 @@ export function createSimServer(ctx: SimServerContext): SimServer {
         if (allow("GET")) sendJson(res, 200, stateJson());
         return;
       case "/sim/control":
-        if (method === "GET") sendJson(res, 200, controlJson());
+        if (method === "GET") sendJson(res, 200, faults.toJson());
         else if (allow("POST")) {
-          applyControl(await readJson(req));
-          sendJson(res, 200, controlJson());
+          faults.apply(await readJson(req));
+          sendJson(res, 200, faults.toJson());
         }
         return;
       default:
@@ -228,7 +181,7 @@ export function createSimServer(ctx: SimServerContext): SimServer {
     return {
       running: ctx.engine?.running ?? 0,
       waiting: ctx.engine?.waiting ?? 0,
-      stalled: parked.length,
+      stalled: faults.stalled,
       kv_cache_usage: ctx.engine?.pool.usage ?? 0,
       kv_blocks_total: ctx.capacity.kvBlocks,
       kv_blocks_free: ctx.engine?.pool.numFree ?? ctx.capacity.kvBlocks,
@@ -243,83 +196,14 @@ export function createSimServer(ctx: SimServerContext): SimServer {
       prefix_cache_queries: s.prefixQueries,
       prefix_cache_hits: s.prefixHits,
       max_num_seqs: ctx.maxNumSeqs,
+      max_num_batched_tokens: ctx.maxNumBatchedTokens,
       max_model_len: ctx.capacity.maxModelLen,
       time_scale: ctx.timeScale,
       instant: ctx.engine === undefined,
       gpu: ctx.gpu.key,
       model: ctx.model.key,
-      ...controlJson(),
+      ...faults.toJson(),
     };
-  }
-
-  function controlJson(): object {
-    return {
-      healthy: control.healthy,
-      fail_next: control.failNext,
-      fail_status: control.failStatus,
-      stall: control.stall,
-    };
-  }
-
-  function applyControl(raw: unknown): void {
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-      throw new SimHttpError(400, "Request body must be a JSON object.");
-    }
-    const body = raw as Record<string, unknown>;
-    for (const key of Object.keys(body)) {
-      if (!["healthy", "fail_next", "fail_status", "stall"].includes(key)) {
-        throw new SimHttpError(400, `Unknown control field \`${key}\`.`, key);
-      }
-    }
-    const { healthy, fail_next: failNext, fail_status: failStatus, stall } = body;
-    if (healthy !== undefined && typeof healthy !== "boolean")
-      throw new SimHttpError(400, "`healthy` must be a boolean.");
-    if (stall !== undefined && typeof stall !== "boolean")
-      throw new SimHttpError(400, "`stall` must be a boolean.");
-    if (failNext !== undefined && !(Number.isInteger(failNext) && (failNext as number) >= 0)) {
-      throw new SimHttpError(400, "`fail_next` must be an integer >= 0.");
-    }
-    if (
-      failStatus !== undefined &&
-      !(Number.isInteger(failStatus) && (failStatus as number) >= 400 && (failStatus as number) <= 599)
-    ) {
-      throw new SimHttpError(400, "`fail_status` must be an HTTP error status (400-599).");
-    }
-    if (healthy !== undefined) control.healthy = healthy;
-    if (failNext !== undefined) control.failNext = failNext as number;
-    if (failStatus !== undefined) control.failStatus = failStatus as number;
-    if (stall !== undefined) {
-      control.stall = stall;
-      if (!stall) for (const release of parked.splice(0)) release();
-    }
-  }
-
-  /** Applies fail_next and stall; false when the request must not go on (answered, or client gone). */
-  async function admit(res: ServerResponse): Promise<boolean> {
-    if (control.failNext > 0) {
-      control.failNext--;
-      ctx.stats.failed++;
-      throw new SimHttpError(
-        control.failStatus,
-        `Injected failure (sim fail_next, status ${control.failStatus}).`,
-      );
-    }
-    if (!control.stall) return true;
-    // Stalled: hold the request with no bytes sent until unstalled or the client gives up.
-    return new Promise<boolean>((resolve) => {
-      const release = (): void => {
-        res.off("close", onClose);
-        resolve(true);
-      };
-      const onClose = (): void => {
-        const i = parked.indexOf(release);
-        if (i >= 0) parked.splice(i, 1);
-        ctx.stats.cancelled++;
-        resolve(false);
-      };
-      res.on("close", onClose);
-      parked.push(release);
-    });
   }
 
   function identity(kind: "chat" | "completion" | "embd"): ResponseIdentity {
@@ -338,7 +222,7 @@ export function createSimServer(ctx: SimServerContext): SimServer {
   ): Promise<void> {
     const body = await readJson(req);
     const parsed = kind === "chat" ? parseChatRequest(body, parse) : parseCompletionRequest(body, parse);
-    if (!(await admit(res))) return;
+    if (!(await faults.admit(res))) return;
     const ident = identity(kind);
     if (ctx.engine === undefined) {
       answerInstantly(res, parsed, ident);
@@ -419,7 +303,7 @@ export function createSimServer(ctx: SimServerContext): SimServer {
 
   async function embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const parsed = parseEmbeddingRequest(await readJson(req), parse);
-    if (!(await admit(res))) return;
+    if (!(await faults.admit(res))) return;
     let promptTokens = 0;
     const vectors = parsed.inputs.map((p) => {
       promptTokens += countPromptTokens(p);

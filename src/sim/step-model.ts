@@ -18,9 +18,15 @@ export const STEP_MODEL = Object.freeze({
   computeEfficiency: 0.5,
   /** Fixed cost per step: scheduling, sampling and kernel launches (CUDA graphs keep it small). */
   stepOverheadSeconds: 0.001,
-  /** vLLM's per-step token budget with chunked prefill (--max-num-batched-tokens). */
-  maxNumBatchedTokens: 8192,
 });
+
+/**
+ * vLLM's default per-step token budget (--max-num-batched-tokens) for its OpenAI server: 8192 on
+ * GPUs with at least 70 GiB except the A100 (where it measured a regression), else 2048.
+ */
+export function defaultMaxNumBatchedTokens(gpu: GpuProfile): number {
+  return gpu.vramMib >= 70 * 1024 && !gpu.name.includes("A100") ? 8192 : 2048;
+}
 
 /** What a GPU can hold for one model under vLLM's memory rules. */
 export interface Capacity {

@@ -11,9 +11,13 @@ export interface Cluster {
   readonly cp: ControlPlane;
   readonly url: string;
   readonly apiKey: string;
+  /** A key with the `inference` scope only (the static apiKey also has `admin`). */
+  readonly inferenceKey: string;
   readonly nodeToken: string;
   readonly fleet: Fleet;
   readonly openai: OpenAI;
+  /** Stored users created with `users: N` (each owns one inference key): distinct fair-queue users. */
+  readonly users: readonly { userId: string; apiKey: string; openai: OpenAI }[];
   /** Waits until the given nodes are online (all fleet nodes by default). */
   waitOnline(ids?: string[], timeoutMs?: number): Promise<void>;
   waitFor(cond: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
@@ -21,7 +25,7 @@ export interface Cluster {
 }
 
 /** Starts a cluster; flags are `llmlb serve` options (camelCase). */
-export async function startCluster(o: { nodes: SimNodeSpec[]; timeScale?: number; flags?: Record<string, unknown>; heartbeatSecs?: number }): Promise<Cluster> {
+export async function startCluster(o: { nodes: SimNodeSpec[]; timeScale?: number; flags?: Record<string, unknown>; heartbeatSecs?: number; users?: number }): Promise<Cluster> {
   const apiKey = `sk-test-${randomBytes(12).toString("hex")}`;
   const nodeToken = `nt-test-${randomBytes(12).toString("hex")}`;
   const config = loadServerConfig({
@@ -31,6 +35,14 @@ export async function startCluster(o: { nodes: SimNodeSpec[]; timeScale?: number
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const { store, auth, credentials } = await setupAuth(config, logger);
+  const inferenceKey = `sk-test-inf-${randomBytes(12).toString("hex")}`;
+  auth.apiKeys.addStaticApiKeys([inferenceKey], "test-inference-user");
+  const users: { userId: string; apiKey: string }[] = [];
+  for (let i = 0; i < (o.users ?? 0); i++) {
+    const user = await auth.users.createUser({ username: `test-user-${i}`, password: randomBytes(12).toString("hex") });
+    const { key } = auth.apiKeys.createApiKey({ name: `test-key-${i}`, ownerUserId: user.id, scopes: ["inference"] });
+    users.push({ userId: user.id, apiKey: key });
+  }
   const cp = await createControlPlane(config, { logger, credentials, auth, onClose: () => store.close() });
   const { url } = await cp.listen();
   let fleet: Fleet;
@@ -59,9 +71,11 @@ export async function startCluster(o: { nodes: SimNodeSpec[]; timeScale?: number
     cp,
     url,
     apiKey,
+    inferenceKey,
     nodeToken,
     fleet,
     openai: new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0, timeout: 30_000 }),
+    users: users.map((u) => ({ ...u, openai: new OpenAI({ apiKey: u.apiKey, baseURL: `${url}/v1`, maxRetries: 0, timeout: 30_000 }) })),
     waitFor,
     waitOnline: (ids = o.nodes.map((n) => n.id), timeoutMs = 20_000) =>
       waitFor(() => ids.every((id) => cp.nodes.get(id)?.state === "online"), timeoutMs, `nodes ${ids.join(", ")} online`),

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LbError } from "../../errors.js";
 import type { JobApi, JobSpec } from "../../jobs/job.js";
-import { estimateTokens, prefixHashes, promptText } from "../../jobs/prompt.js";
+import { buildJobSpec } from "../../jobs/job-spec.js";
 import type { Scheduler } from "../../jobs/scheduler.js";
 import type { StrategyBook } from "../../jobs/strategy-book.js";
 import type { NodeStore } from "../../nodes/node-store.js";
@@ -17,12 +17,12 @@ export interface OpenAIRouteDeps {
   credentials: Credentials;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
-  /** Extra admission check per key (RPM/TPM limits); throws LbError when over. */
-  admit?: (p: Principal, estimatedTokens: number) => void;
+  /**
+   * Extra admission check per key (RPM/TPM limits); throws LbError when over. It may return a
+   * function to call once with the tokens the request really used (0 when it never ran).
+   */
+  admit?: (p: Principal, estimatedTokens: number) => ((actualTokens: number) => void) | undefined;
 }
-
-// Output tokens assumed when the request names no max: used only for estimates (fairness, prediction).
-const DEFAULT_MAX_TOKENS_ESTIMATE = 256;
 
 /** Registers /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models. */
 export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRouteDeps): void {
@@ -30,10 +30,17 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRouteDeps
     app.post(url, { schema: { body: schema } }, async (req, reply) => {
       const principal = await authenticate(req, deps.credentials, "inference");
       const spec = buildSpec(req, api, principal, deps);
-      deps.admit?.(principal, spec.selection.promptTokens + spec.selection.maxTokens);
+      const settle = deps.admit?.(principal, spec.selection.promptTokens + spec.selection.maxTokens);
       const body = req.body as { stream?: boolean | null; stream_options?: { include_usage?: boolean } | null };
-      if (api !== "embedding" && body.stream) return streamJob(req, reply, api, spec, deps, body.stream_options?.include_usage === true);
-      return unaryJob(req, reply, api, spec, deps);
+      try {
+        if (api !== "embedding" && body.stream) {
+          return await streamJob(req, reply, api, spec, deps, body.stream_options?.include_usage === true, settle);
+        }
+        return await unaryJob(req, reply, api, spec, deps, settle);
+      } catch (err) {
+        settle?.(0);
+        throw err;
+      }
     });
   post("/v1/chat/completions", "chat", chatCompletionSchema);
   post("/v1/completions", "completion", completionSchema);
@@ -85,23 +92,7 @@ function buildSpec(req: FastifyRequest, api: JobApi, principal: Principal, deps:
     }
     timeoutMs = n;
   }
-  const text = promptText(body);
-  const maxTokens = (body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS_ESTIMATE) as number;
-  return {
-    api,
-    model: body.model as string,
-    body,
-    userId: principal.userId,
-    deadlineAtMs: Date.now() + timeoutMs,
-    ...(strategy !== undefined ? { strategy } : {}),
-    selection: {
-      model: body.model as string,
-      userId: principal.userId,
-      promptTokens: estimateTokens(text),
-      maxTokens: api === "embedding" ? 0 : maxTokens,
-      prefixHashes: api === "embedding" ? [] : prefixHashes(text),
-    },
-  };
+  return buildJobSpec({ api, body, userId: principal.userId, timeoutMs, strategy });
 }
 
 function routeHeaders(reply: FastifyReply, info: { nodeId: string; reason: string }): void {
@@ -110,7 +101,14 @@ function routeHeaders(reply: FastifyReply, info: { nodeId: string; reason: strin
 }
 
 /** Runs a job and answers with one JSON body. */
-function unaryJob(req: FastifyRequest, reply: FastifyReply, api: JobApi, spec: JobSpec, deps: OpenAIRouteDeps): Promise<unknown> {
+function unaryJob(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  api: JobApi,
+  spec: JobSpec,
+  deps: OpenAIRouteDeps,
+  settle?: (actualTokens: number) => void,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let acc: ResponseAccumulator | undefined;
     let last: { nodeId: string; reason: string } | undefined;
@@ -124,6 +122,7 @@ function unaryJob(req: FastifyRequest, reply: FastifyReply, api: JobApi, spec: J
         last = info;
       },
       onEnd: (err) => {
+        settle?.(usedTokens(job));
         reply.raw.off("close", onClose);
         if (last) routeHeaders(reply, last);
         if (err) reject(err);
@@ -146,6 +145,7 @@ function streamJob(
   spec: JobSpec,
   deps: OpenAIRouteDeps,
   includeUsage: boolean,
+  settle?: (actualTokens: number) => void,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let fmt: SseFormatter | undefined;
@@ -174,6 +174,7 @@ function streamJob(
         if (text) raw.write(text);
       },
       onEnd: (err) => {
+        settle?.(usedTokens(job));
         raw.off("close", onClose);
         if (!fmt) {
           if (last) routeHeaders(reply, last);
@@ -194,6 +195,11 @@ function streamJob(
   });
 }
 
+
+/** Tokens a finished job used, for TPM accounting; the prompt estimate when the engine sent no usage. */
+function usedTokens(job: { promptTokens: number; completionTokens: number; spec: JobSpec }): number {
+  return (job.promptTokens || job.spec.selection.promptTokens) + job.completionTokens;
+}
 
 function responseId(api: JobApi, jobId: string): string {
   const prefix = api === "chat" ? "chatcmpl-" : api === "completion" ? "cmpl-" : "embd-";

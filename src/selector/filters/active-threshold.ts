@@ -1,3 +1,4 @@
+import type { NodeSnapshot } from "../../nodes/types.js";
 import { activeRequests } from "../node-figures.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv, PluginParams } from "../plugin-kit.js";
@@ -9,5 +10,15 @@ import { numParam } from "../plugin-kit.js";
  */
 export function createActiveThresholdFilter(params: PluginParams | undefined, env: PluginEnv): Filter {
   const threshold = numParam(params, "threshold", env.activeRequestThreshold);
-  return { name: "active-threshold", keep: (_request, node) => activeRequests(node) <= threshold };
+  return {
+    name: "active-threshold",
+    filter(_request, input, n, output) {
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const node = input[i] as NodeSnapshot;
+        if (activeRequests(node) <= threshold) output[m++] = node;
+      }
+      return m;
+    },
+  };
 }

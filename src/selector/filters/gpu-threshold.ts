@@ -1,19 +1,26 @@
-import { percent } from "../node-figures.js";
+import type { NodeSnapshot } from "../../nodes/types.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv, PluginParams } from "../plugin-kit.js";
 import { numParam } from "../plugin-kit.js";
 
 /**
  * Seed 000 step 2: keeps nodes whose GPU utilisation is ≤ `threshold` % (default: the operator's
- * LLMLB_GPU_THRESHOLD, 80). An unknown figure passes: the level filter decides what unknown means.
+ * LLMLB_GPU_THRESHOLD, 80). An unknown or out-of-range figure passes: the level filter before
+ * it decides what "unknown" means.
  */
 export function createGpuThresholdFilter(params: PluginParams | undefined, env: PluginEnv): Filter {
   const threshold = numParam(params, "threshold", env.gpuThreshold);
   return {
     name: "gpu-threshold",
-    keep: (_request, node) => {
-      const gpu = percent(node.gpuUsagePercent);
-      return gpu === undefined || gpu <= threshold;
+    filter(_request, input, n, output) {
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const node = input[i] as NodeSnapshot;
+        const gpu = node.gpuUsagePercent;
+        // Written as "not over" so undefined and NaN pass, like every unknown figure here.
+        if (!(gpu !== undefined && gpu > threshold && gpu <= 100)) output[m++] = node;
+      }
+      return m;
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { engineUsable, percent } from "../node-figures.js";
+import { percent } from "../node-figures.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginParams } from "../plugin-kit.js";
 import { numParam } from "../plugin-kit.js";
@@ -17,11 +17,21 @@ export function metricsLevel(node: NodeSnapshot): 0 | 1 | 2 | 3 {
   const vram = percent(node.vramUsagePercent) !== undefined;
   if (gpu && vram) return 0;
   if (gpu || vram) return 1;
-  return engineUsable(node) ? 2 : 3;
+  return node.engine?.healthy === true ? 2 : 3;
 }
 
 /** Keeps nodes at exactly fallback level `level` (param, default 0). */
 export function createMetricsLevelFilter(params?: PluginParams): Filter {
   const level = numParam(params, "level", 0);
-  return { name: "metrics-level", keep: (_request, node) => metricsLevel(node) === level };
+  return {
+    name: "metrics-level",
+    filter(_request, input, n, output) {
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const node = input[i] as NodeSnapshot;
+        if (metricsLevel(node) === level) output[m++] = node;
+      }
+      return m;
+    },
+  };
 }

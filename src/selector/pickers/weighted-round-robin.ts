@@ -20,7 +20,7 @@ export function createWeightedRoundRobinPicker(_params: unknown, env: PluginEnv)
       let bestRecord: ReturnType<typeof env.fleet.record> | undefined;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const rec = env.fleet.record(node);
+        const rec = env.fleet.recordAt(i, node);
         const weight = nodeWeight(node);
         rec.swrrCurrent += weight;
         total += weight;

@@ -1,3 +1,4 @@
+import type { GpuFacts, NodeSnapshot } from "../../nodes/types.js";
 import { nodeCapability } from "../capability.js";
 import type { Scorer } from "../pipeline.js";
 
@@ -6,12 +7,26 @@ import type { Scorer } from "../pipeline.js";
  * normalised by the best candidate's, so the most capable node scores 1.
  */
 export function createCapabilityScorer(): Scorer {
+  // GPU lists are static per node: remember the last one seen at each candidate position.
+  let slotGpus: (readonly GpuFacts[])[] = [];
+  let slotScore = new Float64Array(64);
   return {
     name: "capability",
     score(_request, nodes, n, out) {
+      if (slotScore.length < n) {
+        slotScore = new Float64Array(Math.max(n, slotScore.length * 2));
+        slotGpus = [];
+      }
       let max = 0;
       for (let i = 0; i < n; i++) {
-        const c = nodeCapability(nodes[i] as (typeof nodes)[number]);
+        const gpus = (nodes[i] as NodeSnapshot).gpus;
+        let c: number;
+        if (slotGpus[i] === gpus) c = slotScore[i] as number;
+        else {
+          c = nodeCapability(nodes[i] as NodeSnapshot);
+          slotGpus[i] = gpus;
+          slotScore[i] = c;
+        }
         out[i] = c;
         if (c > max) max = c;
       }

@@ -36,7 +36,7 @@ export function createCostPerformanceScorer(_params: unknown, env: PluginEnv): S
       let best = 0;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const speeds = env.fleet.record(node).statsFor(request.model).current();
+        const speeds = env.fleet.recordAt(i, node).statsFor(request.model).current();
         const tokensPerSecond = 1000 / (speeds.decodeMsPerToken * (1 + slotLoad(node)));
         const value = tokensPerSecond / Math.max(MIN_COST, costPerHour(node) ?? fallbackCost);
         out[i] = Number.isFinite(value) ? value : 0;

@@ -20,7 +20,7 @@ export function createLearnedDurationScorer(_params: unknown, env: PluginEnv): S
       let best = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const rec = env.fleet.record(node);
+        const rec = env.fleet.recordAt(i, node);
         const stats = rec.statsFor(request.model);
         stats.adaptive ??= createAdaptiveModel(stats);
         const batch = Math.max(activeRequests(node), rec.jobs) + 1;

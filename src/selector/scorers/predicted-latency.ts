@@ -35,7 +35,7 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
       let best = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const rec = fleet.record(node);
+        const rec = fleet.recordAt(i, node);
         let hit = rec.matchEpoch === epoch ? fleet.cachedTokens(request, rec.matched) : 0;
         if (hit > 0 && engineUsable(node) && finiteOr(node.engine?.kvCacheUsage, 0) > KV_HIGH) hit *= 0.5;
         const speeds = rec.statsFor(request.model).current();

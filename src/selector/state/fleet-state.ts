@@ -50,6 +50,10 @@ export class FleetState implements Lifecycle {
   private readonly adaptiveX = new Float64Array(4);
   private readonly pair = new Float64Array(2);
   private readonly trackWork: boolean;
+  // Candidate lists come in the same order call after call; remembering which record sat at each
+  // position turns the per-node Map lookup into an id comparison (a pointer check for the same string).
+  private slotIds: string[] = [];
+  private slotRecords: NodeRecord[] = [];
 
   /** Builds the state with the given options. */
   constructor(readonly options: FleetOptions) {
@@ -59,11 +63,31 @@ export class FleetState implements Lifecycle {
 
   /** The record for a candidate, created on first sight and refreshed with this snapshot. */
   record(node: NodeSnapshot): NodeRecord {
-    let rec = this.records.get(node.id);
-    if (rec === undefined) {
-      rec = new NodeRecord(node.id);
-      this.records.set(node.id, rec);
+    return this.refresh(this.lookup(node.id), node);
+  }
+
+  /** `record(node)` for the candidate at position `slot` of a list, usually without a Map lookup. */
+  recordAt(slot: number, node: NodeSnapshot): NodeRecord {
+    let rec: NodeRecord;
+    if (this.slotIds[slot] === node.id) rec = this.slotRecords[slot] as NodeRecord;
+    else {
+      rec = this.lookup(node.id);
+      this.slotIds[slot] = node.id;
+      this.slotRecords[slot] = rec;
     }
+    return this.refresh(rec, node);
+  }
+
+  private lookup(id: string): NodeRecord {
+    let rec = this.records.get(id);
+    if (rec === undefined) {
+      rec = new NodeRecord(id);
+      this.records.set(id, rec);
+    }
+    return rec;
+  }
+
+  private refresh(rec: NodeRecord, node: NodeSnapshot): NodeRecord {
     rec.observe(node);
     // The control plane's in-flight count is the truth; more jobs on our books means outcomes
     // were lost (or the snapshot lags a dispatch by a moment, hence the grace period).
@@ -97,11 +121,7 @@ export class FleetState implements Lifecycle {
 
   dispatch(request: SelectionRequest, nodeId: string): void {
     const now = this.options.now();
-    let rec = this.records.get(nodeId);
-    if (rec === undefined) {
-      rec = new NodeRecord(nodeId);
-      this.records.set(nodeId, rec);
-    }
+    const rec = this.lookup(nodeId);
     if (!this.trackWork) return;
     if (++rec.dispatches % 64 === 0) this.sweep(rec, now);
     const prompt = Math.max(0, request.promptTokens) || 0;
@@ -181,6 +201,8 @@ export class FleetState implements Lifecycle {
     if (rec === undefined) return;
     this.prefixes?.forget(rec);
     this.records.delete(nodeId);
+    this.slotIds = [];
+    this.slotRecords = [];
   }
 
   size(): number {

@@ -55,9 +55,15 @@ export class ModelStats {
     );
   }
 
+  /** Samples the cached `speeds` reflect; -1 = not computed yet. */
+  private speedsAt = -1;
+
   /** Current speeds, clamped to sane ranges (same object every call: read, don't keep). */
   current(): Speeds {
     const s = this.speeds;
+    const at = this.prefill.samples + this.decode.samples;
+    if (at === this.speedsAt) return s;
+    this.speedsAt = at;
     const [o = 0, pf = 0] = this.prefill.theta;
     const [d0 = 0, slope = 0] = this.decode.theta;
     s.overheadMs = clamp(o, 0, 60_000);

@@ -3,8 +3,8 @@ import type { NodeSnapshot } from "../../../src/nodes/types.js";
 import { STRATEGY_NAMES } from "../../../src/selector/registry.js";
 import { createSeededRng } from "../../../src/selector/rng.js";
 import {
-  type GpuKind,
   bareNode,
+  type GpuKind,
   garbageNode,
   makeNode,
   makeRequest,
@@ -35,7 +35,12 @@ function fleet(size: number, seed = 7): NodeSnapshot[] {
           totalRequests: Math.floor(rng() * 500),
           gpuUsagePercent: rng() * 100,
           vramUsagePercent: 40 + rng() * 60,
-          engine: { healthy: true, runningRequests: Math.floor(r * 12), waitingRequests: i % 3, kvCacheUsage: rng() },
+          engine: {
+            healthy: true,
+            runningRequests: Math.floor(r * 12),
+            waitingRequests: i % 3,
+            kvCacheUsage: rng(),
+          },
           avgResponseMs: 100 + rng() * 900,
           ewmaResponseMs: 100 + rng() * 900,
           labels: { region: "r", tier: "t", costPerHourUsd: 0.3 + rng() * 3 },
@@ -119,9 +124,17 @@ describe.each(STRATEGY_NAMES)("strategy %s (conformance)", (name) => {
   });
 
   it("tolerates garbage figures and gives snake_case reasons, never NaN", () => {
-    const nodes = [garbageNode("g1"), garbageNode("g2"), makeNode("ok", { gpuUsagePercent: 10, vramUsagePercent: 10 })];
+    const nodes = [
+      garbageNode("g1"),
+      garbageNode("g2"),
+      makeNode("ok", { gpuUsagePercent: 10, vramUsagePercent: 10 }),
+    ];
     const strategy = makeStrategy(name);
-    const weird = makeRequest({ promptTokens: Number.NaN, maxTokens: -1, requirements: { maxLatencyMs: Number.NaN } });
+    const weird = makeRequest({
+      promptTokens: Number.NaN,
+      maxTokens: -1,
+      requirements: { maxLatencyMs: Number.NaN },
+    });
     for (let i = 0; i < 30; i++) {
       const selection = strategy.select(weird, nodes);
       expect(nodes).toContain(selection?.node);

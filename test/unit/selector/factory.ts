@@ -1,5 +1,5 @@
 import type { GpuFacts, NodeSnapshot } from "../../../src/nodes/types.js";
-import { type StrategyParams, createStrategy } from "../../../src/selector/registry.js";
+import { createStrategy, type StrategyParams } from "../../../src/selector/registry.js";
 import { createSeededRng } from "../../../src/selector/rng.js";
 import type { SelectionRequest } from "../../../src/selector/types.js";
 
@@ -22,7 +22,14 @@ export type GpuKind = keyof typeof GPU;
 /** GpuFacts for a preset. */
 export function gpu(kind: GpuKind, index = 0): GpuFacts {
   const [name, vramTotalMib, computeCapability] = GPU[kind];
-  return { index, uuid: `GPU-${kind}-${index}`, name, vramTotalMib, computeCapability, driverVersion: "580.159.04" };
+  return {
+    index,
+    uuid: `GPU-${kind}-${index}`,
+    name,
+    vramTotalMib,
+    computeCapability,
+    driverVersion: "580.159.04",
+  };
 }
 
 type Mutable<T> = { -readonly [K in keyof T]?: T[K] };
@@ -61,7 +68,12 @@ export function garbageNode(id: string): NodeSnapshot {
     totalRequests: Number.POSITIVE_INFINITY,
     gpuUsagePercent: Number.NaN,
     vramUsagePercent: 250,
-    engine: { healthy: true, runningRequests: -3, waitingRequests: Number.NaN, kvCacheUsage: Number.POSITIVE_INFINITY },
+    engine: {
+      healthy: true,
+      runningRequests: -3,
+      waitingRequests: Number.NaN,
+      kvCacheUsage: Number.POSITIVE_INFINITY,
+    },
     avgResponseMs: Number.NaN,
     ewmaResponseMs: -5,
     lastResponseMs: Number.POSITIVE_INFINITY,
@@ -71,7 +83,14 @@ export function garbageNode(id: string): NodeSnapshot {
 
 /** A chat request for llama-3.1-8b. */
 export function makeRequest(overrides: Mutable<SelectionRequest> = {}): SelectionRequest {
-  return { model: "llama-3.1-8b", userId: "u1", promptTokens: 512, maxTokens: 256, prefixHashes: [], ...overrides };
+  return {
+    model: "llama-3.1-8b",
+    userId: "u1",
+    promptTokens: 512,
+    maxTokens: 256,
+    prefixHashes: [],
+    ...overrides,
+  };
 }
 
 /** The seed's default thresholds. */

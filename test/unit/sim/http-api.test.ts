@@ -253,6 +253,12 @@ describe("bad requests", () => {
     expect(err.error.code).toBe(status);
   });
 
+  it("answers 413 to a body over 32 MiB", async () => {
+    const res = await postJson(`${base}/v1/completions`, `{"prompt":"${"x".repeat(33 * 1024 * 1024)}"}`);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(413);
+  });
+
   it("answers unknown paths 404 and wrong methods 405", async () => {
     expect((await fetch(`${base}/v2/nothing`)).status).toBe(404);
     expect((await fetch(`${base}/v1/chat/completions`)).status).toBe(405);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   computeCapacity,
   decodeTokensPerSecond,
+  defaultMaxNumBatchedTokens,
   GPU_PROFILES,
   getGpuProfile,
   getModelProfile,
@@ -101,6 +102,12 @@ describe("step time", () => {
       Math.max(t.computeSeconds, t.memorySeconds) + STEP_MODEL.stepOverheadSeconds,
       9,
     );
+  });
+
+  it("uses vLLM's default token budget: 8192 on an H100, 2048 on smaller cards and the A100", () => {
+    expect(defaultMaxNumBatchedTokens(h100)).toBe(8192);
+    expect(defaultMaxNumBatchedTokens(getGpuProfile("a100-80g"))).toBe(2048);
+    expect(defaultMaxNumBatchedTokens(rtx4090)).toBe(2048);
   });
 
   it("makes a cached prefix cheaper than a fresh one", () => {
