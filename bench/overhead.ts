@@ -16,24 +16,36 @@ export async function runOverheadBench(o: { out?: string; quick?: boolean; rate?
   const phaseMs = o.quick ? 2_000 : 6_000;
   const apiKey = `sk-bench-${randomBytes(8).toString("hex")}`;
   const nodeToken = `nt-bench-${randomBytes(8).toString("hex")}`;
-  const cp = await startControlPlaneProcess({
-    LLMLB_API_KEYS: apiKey,
-    LLMLB_NODE_TOKENS: nodeToken,
-    LLMLB_LOG_LEVEL: "warn",
-    LLMLB_DB: ":memory:",
-  }, ["--strategy", "least_connections"]);
+  const cp = await startControlPlaneProcess(
+    {
+      LLMLB_API_KEYS: apiKey,
+      LLMLB_NODE_TOKENS: nodeToken,
+      LLMLB_LOG_LEVEL: "warn",
+      LLMLB_DB: ":memory:",
+    },
+    ["--strategy", "least_connections"],
+  );
   let fleet: Fleet | undefined;
   try {
     fleet = await launchFleet({
       serverUrl: cp.url,
       nodeToken,
-      nodes: [{ id: "bench-instant", profile: "h100", model: "llama-3.1-8b", instant: true, maxConcurrency: 4096 }],
+      nodes: [
+        { id: "bench-instant", profile: "h100", model: "llama-3.1-8b", instant: true, maxConcurrency: 4096 },
+      ],
     });
     await cp.waitForNodes(1);
     const simUrl = fleet.nodes[0]?.simUrl ?? "";
-    const body = JSON.stringify({ model: "llama-3.1-8b", messages: [{ role: "user", content: "Hello" }], max_tokens: 8 });
+    const body = JSON.stringify({
+      model: "llama-3.1-8b",
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 8,
+    });
     const targets = {
-      direct: { pool: new Pool(simUrl, { connections: 256, pipelining: 1 }), headers: { "content-type": "application/json" } },
+      direct: {
+        pool: new Pool(simUrl, { connections: 256, pipelining: 1 }),
+        headers: { "content-type": "application/json" },
+      },
       llmlb: {
         pool: new Pool(cp.url, { connections: 256, pipelining: 1 }),
         headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
@@ -49,7 +61,8 @@ export async function runOverheadBench(o: { out?: string; quick?: boolean; rate?
         perRound.push({ round: r, path, p50: res.p50, p99: res.p99, errors: res.errors });
       }
     }
-    const med = (path: string, k: "p50" | "p99") => median(perRound.filter((x) => x.path === path).map((x) => x[k]));
+    const med = (path: string, k: "p50" | "p99") =>
+      median(perRound.filter((x) => x.path === path).map((x) => x[k]));
     const fixedRate = {
       rate,
       direct_p50_ms: med("direct", "p50"),
@@ -60,13 +73,23 @@ export async function runOverheadBench(o: { out?: string; quick?: boolean; rate?
       added_p99_ms: med("llmlb", "p99") - med("direct", "p99"),
       errors: perRound.reduce((a, x) => a + x.errors, 0),
     };
-    printTable(`Fixed rate ${rate} req/s, non-streamed, ${rounds} round(s) × ${phaseMs / 1000} s per path (ms)`, perRound);
+    printTable(
+      `Fixed rate ${rate} req/s, non-streamed, ${rounds} round(s) × ${phaseMs / 1000} s per path (ms)`,
+      perRound,
+    );
     printTable("Medians across rounds (ms)", [fixedRate]);
 
     const tput: Record<string, number | string>[] = [];
     for (const [path, t] of Object.entries(targets)) {
       const res = await closedLoop(t.pool, t.headers, body, 64, o.quick ? 3_000 : 10_000);
-      tput.push({ path, concurrency: 64, req_per_s: Math.round(res.rps), p50_ms: res.p50, p99_ms: res.p99, errors: res.errors });
+      tput.push({
+        path,
+        concurrency: 64,
+        req_per_s: Math.round(res.rps),
+        p50_ms: res.p50,
+        p99_ms: res.p99,
+        errors: res.errors,
+      });
     }
     printTable("Maximum sustained rate, closed loop", tput);
     for (const t of Object.values(targets)) await t.pool.close();
@@ -87,7 +110,11 @@ interface LoadResult {
 }
 
 function histogram() {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 async function send(pool: Pool, headers: Record<string, string>, body: string): Promise<boolean> {
@@ -101,7 +128,13 @@ async function send(pool: Pool, headers: Record<string, string>, body: string): 
 }
 
 /** Sends at a fixed rate regardless of responses; latency counts from each request's intended time. */
-async function openLoop(pool: Pool, headers: Record<string, string>, body: string, rate: number, durationMs: number): Promise<LoadResult> {
+async function openLoop(
+  pool: Pool,
+  headers: Record<string, string>,
+  body: string,
+  rate: number,
+  durationMs: number,
+): Promise<LoadResult> {
   const h = histogram();
   const total = Math.round((rate * durationMs) / 1000);
   const start = performance.now();
@@ -124,13 +157,24 @@ async function openLoop(pool: Pool, headers: Record<string, string>, body: strin
   }
   await Promise.all(inflight);
   const elapsed = (performance.now() - start) / 1000;
-  const out = { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000, errors, rps: total / elapsed };
+  const out = {
+    p50: h.getValueAtPercentile(50) / 1000,
+    p99: h.getValueAtPercentile(99) / 1000,
+    errors,
+    rps: total / elapsed,
+  };
   h.destroy();
   return out;
 }
 
 /** `concurrency` workers send back to back for a while: the highest rate the path sustains. */
-async function closedLoop(pool: Pool, headers: Record<string, string>, body: string, concurrency: number, durationMs: number): Promise<LoadResult> {
+async function closedLoop(
+  pool: Pool,
+  headers: Record<string, string>,
+  body: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<LoadResult> {
   const h = histogram();
   const end = performance.now() + durationMs;
   let done = 0;

@@ -30,6 +30,9 @@ export interface SelectBenchRow {
   p99Us: number;
   meanUs: number;
   maxUs: number;
+  /** The same decisions timed as on-CPU time, immune to being descheduled on a shared machine. */
+  cpuP50Us: number;
+  cpuP99Us: number;
 }
 
 const TARGET_P99_US: Record<number, number> = { 1000: 50, 10000: 1000 };
@@ -129,8 +132,39 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 
+/**
+ * On a shared machine wall time includes time spent descheduled; on-CPU time (getrusage through
+ * process.cpuUsage, µs resolution) does not. Returns what one empty measurement costs (µs).
+ */
+function measureCpuOverhead(): number {
+  const xs = new Float64Array(2000);
+  for (let i = 0; i < xs.length; i++) {
+    const c0 = process.cpuUsage();
+    const c1 = process.cpuUsage(c0);
+    xs[i] = c1.user + c1.system;
+  }
+  return quantile(xs.sort(), 0.5);
+}
+
+/** A fixed loop's best time per iteration (ns): how fast this machine is right now. */
+function calibrate(): number {
+  let best = Number.POSITIVE_INFINITY;
+  let x = 0;
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 5_000_000; i++) x = (x + i * 7) & 1023;
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 5_000_000);
+  }
+  return x >= 0 ? Math.round(best * 1000) / 1000 : best;
+}
+
 /** One strategy with its own clock and job flow, kept across measurement rounds. */
-function createRunner(strategyName: string, fleets: NodeSnapshot[][], requests: SelectionRequest[]) {
+function createRunner(
+  strategyName: string,
+  fleets: NodeSnapshot[][],
+  requests: SelectionRequest[],
+  cpuOverheadUs: number,
+) {
   let t = 1_000_000;
   const strategy = createStrategy(strategyName, {
     gpuThreshold: 80,
@@ -143,24 +177,27 @@ function createRunner(strategyName: string, fleets: NodeSnapshot[][], requests: 
   const open: { nodeId: string; at: number; prompt: number }[] = [];
   const candidates: NodeSnapshot[] = [];
   let step = 0;
-  /** Makes `count` decisions; fills `samples` (µs) when given. */
-  return (count: number, samples?: Float64Array) => {
+  /** Makes `count` decisions; fills the `wall` and `cpu` samples (µs) when given. */
+  return (count: number, wall?: Float64Array, cpu?: Float64Array) => {
     for (let i = 0; i < count; i++, step++) {
       const fleet = fleets[step % fleets.length] as NodeSnapshot[];
       const request = requests[step % requests.length] as SelectionRequest;
       t += 5;
       // What the control plane does right before select (untimed): online, serves the model,
-      // has a free slot. It also leaves the snapshots as warm in cache as they are in production.
+      // has a free slot. It also leaves the snapshots as warm in cache as in production.
       candidates.length = 0;
       for (const node of fleet) {
         if (node.state === "online" && node.models.has(request.model) && node.inFlight < node.maxConcurrency) {
           candidates.push(node);
         }
       }
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       const selection = strategy.select(request, candidates);
       const t1 = process.hrtime.bigint();
-      if (samples !== undefined) samples[i] = Number(t1 - t0) / 1000;
+      const c1 = process.cpuUsage(c0);
+      if (wall !== undefined) wall[i] = Number(t1 - t0) / 1000;
+      if (cpu !== undefined) cpu[i] = Math.max(0, c1.user + c1.system - cpuOverheadUs);
       if (selection === undefined) continue;
       strategy.onDispatch?.(request, selection.node.id);
       open.push({ nodeId: selection.node.id, at: t, prompt: request.promptTokens });
@@ -181,7 +218,14 @@ function createRunner(strategyName: string, fleets: NodeSnapshot[][], requests: 
   };
 }
 
-function summarise(samples: Float64Array) {
+interface Summary {
+  p50: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+
+function summarise(samples: Float64Array): Summary {
   let sum = 0;
   let max = 0;
   for (const s of samples) {
@@ -197,41 +241,48 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
 /** Runs the selection benchmark, prints a table, writes JSON; returns the report. */
 export async function runSelectBench(opts: SelectBenchOptions = {}): Promise<object> {
   const sizes = opts.nodes ?? [100, 1_000, 10_000];
   const iterations = opts.iterations ?? 2_000;
+  const rounds = Math.max(1, opts.rounds ?? 3);
   const names = opts.strategies ?? [...STRATEGY_NAMES];
   const out = opts.out ?? fileURLToPath(new URL("./results/select.json", import.meta.url));
-  const rounds = Math.max(1, opts.rounds ?? 3);
+  const cpuOverheadUs = measureCpuOverhead();
+  const calibrationNs = calibrate();
+  const loadBefore = os.loadavg();
   const rows: SelectBenchRow[] = [];
   for (const size of sizes) {
     const rng = createSeededRng(size);
     const gpus = Array.from({ length: size }, (_, i) => gpuFacts(i));
     const fleets = [0, 1, 2, 3].map((v) => buildFleet(size, gpus, v, rng));
     const requests = buildRequests(512, rng);
-    const runners = names.map((name) => createRunner(name, fleets, requests));
+    const runners = names.map((name) => createRunner(name, fleets, requests, cpuOverheadUs));
     for (const run of runners) run(Math.max(200, iterations >> 2)); // warm-up: JIT and learned state
-    // Rounds interleave the strategies, and each figure is the median over rounds, so a burst of
+    // Rounds interleave the strategies and each figure is the median over rounds, so a burst of
     // load from another process on a shared machine skews one round, not the result.
-    const perRound = names.map(() => [] as ReturnType<typeof summarise>[]);
-    const samples = new Float64Array(iterations);
+    const perRound: { wall: Summary; cpu: Summary }[][] = names.map(() => []);
+    const wall = new Float64Array(iterations);
+    const cpu = new Float64Array(iterations);
     for (let r = 0; r < rounds; r++) {
       runners.forEach((run, k) => {
-        run(iterations, samples);
-        perRound[k]?.push(summarise(samples));
+        run(iterations, wall, cpu);
+        perRound[k]?.push({ wall: summarise(wall), cpu: summarise(cpu) });
       });
     }
     names.forEach((name, k) => {
       const stats = perRound[k] ?? [];
-      const round2 = (x: number) => Math.round(x * 100) / 100;
       rows.push({
         strategy: name,
         nodes: size,
-        p50Us: round2(median(stats.map((x) => x.p50))),
-        p99Us: round2(median(stats.map((x) => x.p99))),
-        meanUs: round2(median(stats.map((x) => x.mean))),
-        maxUs: round2(Math.max(...stats.map((x) => x.max))),
+        p50Us: round2(median(stats.map((x) => x.wall.p50))),
+        p99Us: round2(median(stats.map((x) => x.wall.p99))),
+        meanUs: round2(median(stats.map((x) => x.wall.mean))),
+        maxUs: round2(Math.max(...stats.map((x) => x.wall.max))),
+        cpuP50Us: round2(median(stats.map((x) => x.cpu.p50))),
+        cpuP99Us: round2(median(stats.map((x) => x.cpu.p99))),
       });
     });
   }
@@ -243,43 +294,56 @@ export async function runSelectBench(opts: SelectBenchOptions = {}): Promise<obj
       cores: os.cpus().length,
       node: process.version,
       platform: process.platform,
+      loadAverageBefore: loadBefore.map(round2),
+      loadAverageAfter: os.loadavg().map(round2),
+      calibrationNsPerLoop: calibrationNs,
+      cpuTimerOverheadUs: cpuOverheadUs,
     },
     iterations,
     rounds,
     targetsP99Us: TARGET_P99_US,
     rows,
   };
-  printTable(rows, sizes, names);
+  printTable("wall clock", rows, sizes, names, (r) => [r.p50Us, r.p99Us]);
+  printTable("on-CPU time", rows, sizes, names, (r) => [r.cpuP50Us, r.cpuP99Us]);
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  const m = report.machine;
   console.log(
-    `\n${report.machine.cpu} (${report.machine.cores} cores), Node ${process.version}; wrote ${out}`,
+    `\n${m.cpu} (${m.cores} cores), Node ${m.node}, load ${m.loadAverageBefore[0]} → ${m.loadAverageAfter[0]}, ` +
+      `calibration ${calibrationNs} ns/loop; wrote ${out}`,
   );
   return report;
 }
 
-function printTable(rows: SelectBenchRow[], sizes: number[], names: string[]): void {
-  const header = ["strategy", ...sizes.flatMap((s) => [`p50@${s} µs`, `p99@${s} µs`])];
+function printTable(
+  title: string,
+  rows: SelectBenchRow[],
+  sizes: number[],
+  names: string[],
+  pick: (row: SelectBenchRow) => [number, number],
+): void {
+  const header = [`${title}`, ...sizes.flatMap((s) => [`p50@${s} µs`, `p99@${s} µs`])];
   const lines = [header];
   for (const name of names) {
     const cells = [name];
     for (const size of sizes) {
       const row = rows.find((r) => r.strategy === name && r.nodes === size);
+      if (row === undefined) {
+        cells.push("-", "-");
+        continue;
+      }
+      const [p50, p99] = pick(row);
       const target = TARGET_P99_US[size];
-      const miss = row !== undefined && target !== undefined && row.p99Us > target ? " !" : "";
-      cells.push(row ? row.p50Us.toFixed(1) : "-", row ? `${row.p99Us.toFixed(1)}${miss}` : "-");
+      cells.push(p50.toFixed(1), `${p99.toFixed(1)}${target !== undefined && p99 > target ? " !" : ""}`);
     }
     lines.push(cells);
   }
   const widths = header.map((_, c) => Math.max(...lines.map((l) => (l[c] ?? "").length)));
-  for (const line of lines)
-    console.log(
-      line
-        .map((cell, c) =>
-          cell.padStart(c === 0 ? 0 : (widths[c] ?? 0)).padEnd(c === 0 ? (widths[c] ?? 0) : 0),
-        )
-        .join("  "),
-    );
+  console.log("");
+  for (const line of lines) {
+    console.log(line.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join("  "));
+  }
   console.log("(! = p99 over target: 50 µs at 1,000 nodes, 1 ms at 10,000)");
 }
 
@@ -288,10 +352,10 @@ function parseArgs(argv: string[]): SelectBenchOptions {
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
     if (argv[i] === "--iterations" && value) opts.iterations = Number(value);
+    if (argv[i] === "--rounds" && value) opts.rounds = Number(value);
     if (argv[i] === "--nodes" && value) opts.nodes = value.split(",").map(Number);
     if (argv[i] === "--out" && value) opts.out = value;
     if (argv[i] === "--strategies" && value) opts.strategies = value.split(",");
-    if (argv[i] === "--rounds" && value) opts.rounds = Number(value);
   }
   return opts;
 }

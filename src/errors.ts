@@ -66,7 +66,12 @@ export class LbError extends Error {
   /** The OpenAI-shaped error body. */
   toOpenAI(): { error: { message: string; type: string; param: string | null; code: string } } {
     return {
-      error: { message: this.message, type: ERROR_TABLE[this.code].type, param: this.extra.param ?? null, code: this.code },
+      error: {
+        message: this.message,
+        type: ERROR_TABLE[this.code].type,
+        param: this.extra.param ?? null,
+        code: this.code,
+      },
     };
   }
 
@@ -101,10 +106,12 @@ export function toLbError(err: unknown): LbError {
   }
   const e = err as { statusCode?: number; code?: string; message?: string };
   // fastify's own errors: body parser and limits.
-  if (e?.code === "FST_ERR_CTP_BODY_TOO_LARGE") return new LbError("body_too_large", "Request body is too large.");
+  if (e?.code === "FST_ERR_CTP_BODY_TOO_LARGE")
+    return new LbError("body_too_large", "Request body is too large.");
   if (e?.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
     return new LbError("invalid_request", "Content-Type must be application/json.");
-  if (e?.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return new LbError("invalid_request", "Request body is empty.");
+  if (e?.code === "FST_ERR_CTP_EMPTY_JSON_BODY")
+    return new LbError("invalid_request", "Request body is empty.");
   if (typeof e?.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
     return new LbError("invalid_request", e.message ?? "Bad request.");
   }

@@ -9,7 +9,16 @@ export function createLogger(level: string, name: string): Logger {
     name,
     level,
     redact: {
-      paths: ["req.headers.authorization", "req.headers['x-api-key']", "headers.authorization", "password", "token", "key", "*.password", "*.token"],
+      paths: [
+        "req.headers.authorization",
+        "req.headers['x-api-key']",
+        "headers.authorization",
+        "password",
+        "token",
+        "key",
+        "*.password",
+        "*.token",
+      ],
       censor: "[redacted]",
     },
   });

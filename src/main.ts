@@ -4,7 +4,7 @@ import { AGENT_OPTIONS } from "./agent/agent-config.js";
 import { registerOpsCommands } from "./cli/ops/commands.js";
 import { SIM_OPTIONS } from "./cli/sim-options.js";
 import { SERVER_OPTIONS } from "./config/server-config.js";
-import { ConfigError, type OptionSpec, kebab } from "./config/spec.js";
+import { ConfigError, kebab, type OptionSpec } from "./config/spec.js";
 
 /** Adds one `--flag <value>` per option of a spec table; env names appear in --help. */
 function addOptions(cmd: Command, specs: Record<string, OptionSpec<unknown>>): Command {
@@ -22,13 +22,21 @@ const program = new Command("llmlb")
   .version("0.1.0")
   .showHelpAfterError();
 
-addOptions(program.command("serve").description("run the control plane").option("--config <file>", "config.toml path"), SERVER_OPTIONS).action(
-  async (o) => (await import("./cli/serve.js")).serveCommand(o),
-);
-addOptions(program.command("agent").description("run the node agent beside an engine").option("--config <file>", "config.toml path"), AGENT_OPTIONS).action(
-  async (o) => (await import("./cli/agent.js")).agentCommand(o),
-);
-addOptions(program.command("sim").description("run a simulated engine (OpenAI API, vLLM metrics)"), SIM_OPTIONS).action(async (o) => (await import("./cli/sim.js")).simCommand(o));
+addOptions(
+  program.command("serve").description("run the control plane").option("--config <file>", "config.toml path"),
+  SERVER_OPTIONS,
+).action(async (o) => (await import("./cli/serve.js")).serveCommand(o));
+addOptions(
+  program
+    .command("agent")
+    .description("run the node agent beside an engine")
+    .option("--config <file>", "config.toml path"),
+  AGENT_OPTIONS,
+).action(async (o) => (await import("./cli/agent.js")).agentCommand(o));
+addOptions(
+  program.command("sim").description("run a simulated engine (OpenAI API, vLLM metrics)"),
+  SIM_OPTIONS,
+).action(async (o) => (await import("./cli/sim.js")).simCommand(o));
 addOptions(
   program
     .command("demo")

@@ -11,8 +11,15 @@ export interface ControlPlaneProcess {
 }
 
 /** Starts `llmlb serve --port 0` and reads its URL from the "listening" log line (so the log level is info). */
-export async function startControlPlaneProcess(env: Record<string, string>, args: string[] = []): Promise<ControlPlaneProcess> {
-  const proc = spawnLlmlb(["serve", "--port", "0", "--host", "127.0.0.1", ...args], { ...env, LLMLB_LOG_LEVEL: "info" }, "pipe");
+export async function startControlPlaneProcess(
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<ControlPlaneProcess> {
+  const proc = spawnLlmlb(
+    ["serve", "--port", "0", "--host", "127.0.0.1", ...args],
+    { ...env, LLMLB_LOG_LEVEL: "info" },
+    "pipe",
+  );
   proc.stderr?.resume();
   const url = await new Promise<string>((resolve, reject) => {
     let buf = "";
@@ -33,8 +40,13 @@ export async function startControlPlaneProcess(env: Record<string, string>, args
       }
     };
     proc.stdout?.on("data", onData);
-    proc.once("exit", (code) => reject(new Error(`control plane exited with code ${code}: ${buf.slice(-2000)}`)));
-    setTimeout(() => reject(new Error(`control plane did not report its URL in 30 s: ${buf.slice(-2000)}`)), 30_000).unref();
+    proc.once("exit", (code) =>
+      reject(new Error(`control plane exited with code ${code}: ${buf.slice(-2000)}`)),
+    );
+    setTimeout(
+      () => reject(new Error(`control plane did not report its URL in 30 s: ${buf.slice(-2000)}`)),
+      30_000,
+    ).unref();
   });
   return {
     url,
@@ -43,7 +55,9 @@ export async function startControlPlaneProcess(env: Record<string, string>, args
     async waitForNodes(n, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        const r = await fetch(`${url}/readyz`).then((x) => x.json() as Promise<{ nodes_online: number }>).catch(() => undefined);
+        const r = await fetch(`${url}/readyz`)
+          .then((x) => x.json() as Promise<{ nodes_online: number }>)
+          .catch(() => undefined);
         if (r && r.nodes_online >= n) return;
         await new Promise((res) => setTimeout(res, 100));
       }

@@ -18,7 +18,8 @@ export function printTable(title: string, rows: Record<string, string | number>[
   const first = rows[0];
   if (!first) return;
   const cols = Object.keys(first);
-  const fmt = (v: string | number | undefined) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : (v ?? ""));
+  const fmt = (v: string | number | undefined) =>
+    typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : (v ?? "");
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => fmt(r[c]).length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padStart(widths[i] ?? 0)).join("  ");
   console.log(`\n${title}`);
@@ -30,6 +31,9 @@ export function printTable(title: string, rows: Record<string, string | number>[
 /** Writes a benchmark's JSON result. */
 export function writeJson(path: string, data: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify({ machine: machine(), at: new Date().toISOString(), ...(data as object) }, null, 2)}\n`);
+  writeFileSync(
+    path,
+    `${JSON.stringify({ machine: machine(), at: new Date().toISOString(), ...(data as object) }, null, 2)}\n`,
+  );
   console.log(`\nwrote ${path}`);
 }

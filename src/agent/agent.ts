@@ -10,15 +10,15 @@ import {
   type ControlMessage,
   EngineKind,
   GpuSource,
-  JobErrorKind,
   type Job,
+  JobErrorKind,
   type NodeMessageSchema,
   NodeService,
 } from "../gen/llmlb/v1/node_pb.js";
 import { Channel } from "../util/channel.js";
 import type { AgentConfig } from "./agent-config.js";
-import type { GpuCollector, GpuReading } from "./collectors/types.js";
 import type { HostSample } from "./collectors/host.js";
+import type { GpuCollector, GpuReading } from "./collectors/types.js";
 import type { EngineAdapter, EngineModel, EngineProbe } from "./engines/types.js";
 import { type ChunkInit, runJob } from "./job-runner.js";
 
@@ -185,11 +185,17 @@ export class NodeAgent {
           const ack = msg.msg.value;
           this.connected = true;
           // The control plane's interval wins when it is shorter: it drops nodes after 3 missed beats.
-          const ms = Math.min(this.cfg.heartbeatSecs * 1000, ack.heartbeatIntervalMs || Number.POSITIVE_INFINITY);
+          const ms = Math.min(
+            this.cfg.heartbeatSecs * 1000,
+            ack.heartbeatIntervalMs || Number.POSITIVE_INFINITY,
+          );
           if (hbTimer) clearInterval(hbTimer);
           hbTimer = setInterval(() => this.heartbeat(), ms);
           this.heartbeat();
-          this.log.info({ resumed: ack.resumed, heartbeatMs: ms, slots: this.slots }, "registered with the control plane");
+          this.log.info(
+            { resumed: ack.resumed, heartbeatMs: ms, slots: this.slots },
+            "registered with the control plane",
+          );
           if (this.draining) this.sendMsg({ case: "draining", value: { reason: "agent stopping" } });
         } else this.handle(msg);
       }
@@ -203,7 +209,8 @@ export class NodeAgent {
   private handle(msg: ControlMessage): void {
     switch (msg.msg.case) {
       case "job":
-        return this.startJob(msg.msg.value);
+        this.startJob(msg.msg.value);
+        return;
       case "cancel": {
         this.running.get(msg.msg.value.jobId)?.abort();
         return;
@@ -214,10 +221,16 @@ export class NodeAgent {
         this.sendMsg({ case: "draining", value: { reason: msg.msg.value.reason } });
         return;
       case "ping":
-        this.sendMsg({ case: "pong", value: { pingId: msg.msg.value.pingId, pingSentAtUnixMs: msg.msg.value.sentAtUnixMs } });
+        this.sendMsg({
+          case: "pong",
+          value: { pingId: msg.msg.value.pingId, pingSentAtUnixMs: msg.msg.value.sentAtUnixMs },
+        });
         return;
       case "notice":
-        this.log.warn({ code: msg.msg.value.code, fatal: msg.msg.value.fatal }, `control plane notice: ${msg.msg.value.message}`);
+        this.log.warn(
+          { code: msg.msg.value.code, fatal: msg.msg.value.fatal },
+          `control plane notice: ${msg.msg.value.message}`,
+        );
         return;
       default:
         return;
@@ -227,7 +240,11 @@ export class NodeAgent {
   private startJob(job: Job): void {
     const send = (chunk: ChunkInit) => this.sendMsg({ case: "chunk", value: chunk });
     if (this.draining || this.running.size >= this.slots || !this.probe.healthy) {
-      const why = this.draining ? "node is draining" : this.running.size >= this.slots ? "node is full" : "engine is unhealthy";
+      const why = this.draining
+        ? "node is draining"
+        : this.running.size >= this.slots
+          ? "node is full"
+          : "engine is unhealthy";
       send({ jobId: job.jobId, index: 0, error: { kind: JobErrorKind.REJECTED, message: why }, done: true });
       return;
     }
@@ -236,7 +253,12 @@ export class NodeAgent {
     runJob(job, this.p.engine, this.dispatcher, send, abort.signal, this.cfg.engineApiKey)
       .catch((err) => {
         this.log.error({ err, jobId: job.jobId }, "job runner failed");
-        send({ jobId: job.jobId, index: 0, error: { kind: JobErrorKind.ENGINE_UNAVAILABLE, message: "agent error" }, done: true });
+        send({
+          jobId: job.jobId,
+          index: 0,
+          error: { kind: JobErrorKind.ENGINE_UNAVAILABLE, message: "agent error" },
+          done: true,
+        });
       })
       .finally(() => {
         this.running.delete(job.jobId);
@@ -268,7 +290,11 @@ export class NodeAgent {
       agentVersion: AGENT_VERSION,
       engineKind: ENGINE_KIND[this.cfg.engine] ?? EngineKind.OPENAI,
       engineVersion: this.engineVersion,
-      models: this.models.map((m) => ({ id: m.id, aliases: m.aliases, maxContextTokens: m.maxContextTokens })),
+      models: this.models.map((m) => ({
+        id: m.id,
+        aliases: m.aliases,
+        maxContextTokens: m.maxContextTokens,
+      })),
       maxConcurrentJobs: this.slots,
       gpus: g.facts.map((f) => ({
         index: f.index,
@@ -278,7 +304,11 @@ export class NodeAgent {
         computeCapability: f.computeCapability,
         driverVersion: f.driverVersion,
       })),
-      labels: { region: this.cfg.region, tier: this.cfg.tier, ...(cost >= 0 ? { costPerHourUsd: cost } : {}) },
+      labels: {
+        region: this.cfg.region,
+        tier: this.cfg.tier,
+        ...(cost >= 0 ? { costPerHourUsd: cost } : {}),
+      },
       gpuSource: GPU_SOURCE[g.source],
       gpuNote: g.note,
     };
@@ -331,7 +361,10 @@ export class NodeAgent {
     this.probing = true;
     try {
       const e = this.p.engine;
-      const [probe, sim] = await Promise.all([e.probe(), e.gpuReading ? e.gpuReading().catch(() => undefined) : undefined]);
+      const [probe, sim] = await Promise.all([
+        e.probe(),
+        e.gpuReading ? e.gpuReading().catch(() => undefined) : undefined,
+      ]);
       const wasHealthy = this.probe.healthy;
       this.probe = probe;
       this.probeAtMs = Date.now();
@@ -356,7 +389,12 @@ export class NodeAgent {
     if (key(models) === key(this.models)) return;
     this.models = models;
     this.log.info({ models: models.map((m) => m.id) }, "engine models changed");
-    this.sendMsg({ case: "modelsChanged", value: { models: models.map((m) => ({ id: m.id, aliases: m.aliases, maxContextTokens: m.maxContextTokens })) } });
+    this.sendMsg({
+      case: "modelsChanged",
+      value: {
+        models: models.map((m) => ({ id: m.id, aliases: m.aliases, maxContextTokens: m.maxContextTokens })),
+      },
+    });
   }
 }
 
@@ -366,7 +404,12 @@ function dialNoDelay(authority: URL): net.Socket {
   const host = authority.hostname.replace(/^\[|\]$/g, "");
   const socket =
     authority.protocol === "https:"
-      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ["h2"] } as tls.ConnectionOptions)
+      ? tls.connect({
+          host,
+          port,
+          servername: net.isIP(host) ? undefined : host,
+          ALPNProtocols: ["h2"],
+        } as tls.ConnectionOptions)
       : net.connect({ host, port });
   socket.setNoDelay(true);
   return socket;

@@ -12,8 +12,17 @@ const decoder = new TextDecoder();
 const MAX_ERROR_BODY = 2048;
 
 interface EngineChunk {
-  choices?: { index?: number; delta?: { content?: string | null; role?: string }; text?: string; finish_reason?: string | null }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null } | null;
+  choices?: {
+    index?: number;
+    delta?: { content?: string | null; role?: string };
+    text?: string;
+    finish_reason?: string | null;
+  }[];
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    prompt_tokens_details?: { cached_tokens?: number } | null;
+  } | null;
   error?: { message?: string };
 }
 
@@ -30,8 +39,10 @@ export async function runJob(
   apiKey: string,
 ): Promise<void> {
   let index = 0;
-  const emit = (c: Omit<ChunkInit, "jobId" | "index">) => send({ ...c, jobId: job.jobId, index: index++ } as ChunkInit);
-  const fail = (kind: JobErrorKind, message: string, httpStatus = 0) => emit({ error: { kind, message, httpStatus }, done: true });
+  const emit = (c: Omit<ChunkInit, "jobId" | "index">) =>
+    send({ ...c, jobId: job.jobId, index: index++ } as ChunkInit);
+  const fail = (kind: JobErrorKind, message: string, httpStatus = 0) =>
+    emit({ error: { kind, message, httpStatus }, done: true });
 
   let body: Record<string, unknown>;
   try {
@@ -40,7 +51,12 @@ export async function runJob(
     return fail(JobErrorKind.BAD_REQUEST, "request_json is not valid JSON", 400);
   }
   body.model = job.model;
-  const kind = job.kind === JobKind.CHAT_COMPLETION ? "chat" : job.kind === JobKind.COMPLETION ? "completion" : "embedding";
+  const kind =
+    job.kind === JobKind.CHAT_COMPLETION
+      ? "chat"
+      : job.kind === JobKind.COMPLETION
+        ? "completion"
+        : "embedding";
   if (kind !== "embedding") {
     body.stream = true;
     body.stream_options = { include_usage: true };
@@ -66,7 +82,11 @@ export async function runJob(
     const message = engineErrorMessage(text) ?? `engine answered HTTP ${res.statusCode}`;
     // 4xx is the request's fault and is not retried elsewhere; 429 and 5xx are the engine's state.
     const retryable = res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408;
-    return fail(retryable ? JobErrorKind.ENGINE_UNAVAILABLE : JobErrorKind.BAD_REQUEST, message, res.statusCode);
+    return fail(
+      retryable ? JobErrorKind.ENGINE_UNAVAILABLE : JobErrorKind.BAD_REQUEST,
+      message,
+      res.statusCode,
+    );
   }
 
   if (kind === "embedding") {
@@ -123,7 +143,11 @@ export async function runJob(
 
 function engineErrorMessage(text: string): string | undefined {
   try {
-    const j = JSON.parse(text) as { error?: { message?: string } | string; message?: string; detail?: string };
+    const j = JSON.parse(text) as {
+      error?: { message?: string } | string;
+      message?: string;
+      detail?: string;
+    };
     if (typeof j.error === "string") return j.error;
     return j.error?.message ?? j.message ?? j.detail;
   } catch {

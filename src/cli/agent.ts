@@ -1,5 +1,5 @@
-import { type AgentConfig, loadAgentConfig } from "../agent/agent-config.js";
 import { NodeAgent } from "../agent/agent.js";
+import { type AgentConfig, loadAgentConfig } from "../agent/agent-config.js";
 import { createGpuCollector, createHostCollector, createNoGpuCollector } from "../agent/collectors/index.js";
 import { createEngineAdapter } from "../agent/engines/index.js";
 import { readTomlFile } from "../config/server-config.js";
@@ -9,9 +9,13 @@ import { onShutdownSignal } from "./signals.js";
 /** Builds an agent from a validated config. */
 export function buildAgent(config: AgentConfig): NodeAgent {
   const logger = createLogger(config.logLevel, "llmlb-agent");
-  const engine = createEngineAdapter(config.engine as Parameters<typeof createEngineAdapter>[0], config.engineUrl, {
-    ...(config.engineApiKey ? { apiKey: config.engineApiKey } : {}),
-  });
+  const engine = createEngineAdapter(
+    config.engine as Parameters<typeof createEngineAdapter>[0],
+    config.engineUrl,
+    {
+      ...(config.engineApiKey ? { apiKey: config.engineApiKey } : {}),
+    },
+  );
   // A simulated engine reports its own simulated GPU; running nvidia-smi beside it would mislead.
   const gpu =
     config.engine === "sim"

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { type Fleet, type SimNodeSpec, launchFleet } from "../fleet/launcher.js";
-import { onShutdownSignal } from "./signals.js";
+import { type Fleet, launchFleet, type SimNodeSpec } from "../fleet/launcher.js";
 import { type ServeFlags, startControlPlane } from "./serve.js";
+import { onShutdownSignal } from "./signals.js";
 
 /** The demo fleet: mixed consumer and datacenter GPUs, as DESIGN.md describes. */
 export const DEMO_FLEET: readonly SimNodeSpec[] = [
@@ -15,8 +15,12 @@ export const DEMO_FLEET: readonly SimNodeSpec[] = [
 export async function demoCommand(flags: ServeFlags & { timeScale?: string }): Promise<void> {
   const { timeScale, ...serveFlags } = flags;
   const scale = Number(timeScale ?? "1");
-  if (!Number.isFinite(scale) || scale <= 0) throw new Error(`--time-scale must be a positive number, got ${timeScale}`);
-  const configuredKeys = (process.env.LLMLB_API_KEYS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (!Number.isFinite(scale) || scale <= 0)
+    throw new Error(`--time-scale must be a positive number, got ${timeScale}`);
+  const configuredKeys = (process.env.LLMLB_API_KEYS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const apiKey = configuredKeys[0] ?? `sk-demo-${randomBytes(16).toString("hex")}`;
   const nodeToken = `nt-demo-${randomBytes(16).toString("hex")}`;
   // DESIGN.md: the demo's first admin is admin / test unless the operator set one.
@@ -55,7 +59,11 @@ export async function demoCommand(flags: ServeFlags & { timeScale?: string }): P
   process.stdout.write(lines.join("\n"));
 }
 
-async function waitForNodes(nodes: { all(): Iterable<{ state: string }> }, n: number, timeoutMs: number): Promise<void> {
+async function waitForNodes(
+  nodes: { all(): Iterable<{ state: string }> },
+  n: number,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let online = 0;

@@ -1,8 +1,8 @@
 import { resolveOptions } from "../config/spec.js";
-import { SIM_OPTIONS } from "./sim-options.js";
 import { createLogger } from "../log.js";
 import { startSim } from "../sim/index.js";
 import { onShutdownSignal } from "./signals.js";
+import { SIM_OPTIONS } from "./sim-options.js";
 
 /** `llmlb sim`: a simulated vLLM-like engine; prints its URL and runs until SIGINT/SIGTERM. */
 export async function simCommand(flags: Record<string, unknown>): Promise<void> {

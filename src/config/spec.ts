@@ -30,12 +30,21 @@ export function parseOption<T>(key: string, spec: OptionSpec<T>, raw: unknown, s
   switch (spec.type) {
     case "int":
     case "number": {
-      const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : Number.NaN;
+      const n =
+        typeof raw === "number"
+          ? raw
+          : typeof raw === "string" && raw.trim() !== ""
+            ? Number(raw)
+            : Number.NaN;
       if (!Number.isFinite(n) || (spec.type === "int" && !Number.isInteger(n))) {
-        throw new ConfigError(`${where}: expected ${spec.type === "int" ? "an integer" : "a number"}, got ${JSON.stringify(raw)}`);
+        throw new ConfigError(
+          `${where}: expected ${spec.type === "int" ? "an integer" : "a number"}, got ${JSON.stringify(raw)}`,
+        );
       }
-      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${where}: must be ≥ ${spec.min}, got ${n}`);
-      if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${where}: must be ≤ ${spec.max}, got ${n}`);
+      if (spec.min !== undefined && n < spec.min)
+        throw new ConfigError(`${where}: must be ≥ ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max)
+        throw new ConfigError(`${where}: must be ≤ ${spec.max}, got ${n}`);
       return n as T;
     }
     case "bool": {
@@ -50,10 +59,13 @@ export function parseOption<T>(key: string, spec: OptionSpec<T>, raw: unknown, s
       return items.map((s) => s.trim()).filter((s) => s.length > 0) as T;
     }
     case "string": {
-      if (typeof raw !== "string") throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
+      if (typeof raw !== "string")
+        throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
       const s = raw.trim();
       if (spec.choices && !spec.choices.includes(s)) {
-        throw new ConfigError(`${where}: must be one of ${spec.choices.join(", ")}; got ${JSON.stringify(raw)}`);
+        throw new ConfigError(
+          `${where}: must be one of ${spec.choices.join(", ")}; got ${JSON.stringify(raw)}`,
+        );
       }
       return s as T;
     }

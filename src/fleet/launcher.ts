@@ -41,7 +41,11 @@ export interface FleetOptions {
 }
 
 /** Spawns `llmlb <args>` as a child process. */
-export function spawnLlmlb(args: string[], env: NodeJS.ProcessEnv = {}, stdio: "ignore" | "inherit" | "pipe" = "ignore"): ChildProcess {
+export function spawnLlmlb(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  stdio: "ignore" | "inherit" | "pipe" = "ignore",
+): ChildProcess {
   return spawn(process.execPath, [LLMLB_BIN, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", stdio === "inherit" ? "inherit" : "pipe", stdio === "pipe" ? "pipe" : stdio],
@@ -49,8 +53,24 @@ export function spawnLlmlb(args: string[], env: NodeJS.ProcessEnv = {}, stdio: "
 }
 
 /** Starts a sim on an ephemeral port and resolves with its URL (its first stdout line). */
-export async function startSimProcess(spec: SimNodeSpec, timeScale: number, stdio: "ignore" | "inherit" = "ignore"): Promise<{ proc: ChildProcess; url: string }> {
-  const args = ["sim", "--profile", spec.profile, "--model", spec.model, "--port", "0", "--seed", String(spec.seed ?? 1), "--time-scale", String(timeScale)];
+export async function startSimProcess(
+  spec: SimNodeSpec,
+  timeScale: number,
+  stdio: "ignore" | "inherit" = "ignore",
+): Promise<{ proc: ChildProcess; url: string }> {
+  const args = [
+    "sim",
+    "--profile",
+    spec.profile,
+    "--model",
+    spec.model,
+    "--port",
+    "0",
+    "--seed",
+    String(spec.seed ?? 1),
+    "--time-scale",
+    String(timeScale),
+  ];
   if (spec.maxNumSeqs) args.push("--max-num-seqs", String(spec.maxNumSeqs));
   if (spec.instant) args.push("--instant");
   const proc = spawnLlmlb(args, {}, "pipe");
@@ -68,23 +88,39 @@ export async function startSimProcess(spec: SimNodeSpec, timeScale: number, stdi
       }
     };
     proc.stdout?.on("data", onData);
-    proc.once("exit", (code) => reject(new Error(`sim ${spec.id} exited with code ${code} before listening`)));
+    proc.once("exit", (code) =>
+      reject(new Error(`sim ${spec.id} exited with code ${code} before listening`)),
+    );
   });
   return { proc, url };
 }
 
 /** Starts an agent for a node whose sim is at simUrl. */
 export function startAgentProcess(spec: SimNodeSpec, simUrl: string, o: FleetOptions): ChildProcess {
-  const args = ["agent", "--server", o.serverUrl, "--engine", "sim", "--engine-url", simUrl, "--node-id", spec.id];
+  const args = [
+    "agent",
+    "--server",
+    o.serverUrl,
+    "--engine",
+    "sim",
+    "--engine-url",
+    simUrl,
+    "--node-id",
+    spec.id,
+  ];
   if (spec.maxConcurrency) args.push("--max-concurrency", String(spec.maxConcurrency));
   if (spec.costPerHour !== undefined) args.push("--cost-per-hour", String(spec.costPerHour));
   if (spec.region) args.push("--region", spec.region);
   if (spec.tier) args.push("--tier", spec.tier);
-  return spawnLlmlb(args, {
-    LLMLB_NODE_TOKEN: o.nodeToken,
-    LLMLB_HEARTBEAT_SECS: String(o.heartbeatSecs ?? 1),
-    LLMLB_LOG_LEVEL: o.logLevel ?? "warn",
-  }, o.stdio ?? "ignore");
+  return spawnLlmlb(
+    args,
+    {
+      LLMLB_NODE_TOKEN: o.nodeToken,
+      LLMLB_HEARTBEAT_SECS: String(o.heartbeatSecs ?? 1),
+      LLMLB_LOG_LEVEL: o.logLevel ?? "warn",
+    },
+    o.stdio ?? "ignore",
+  );
 }
 
 /** A launched fleet; stop() ends every process it started. */
@@ -111,7 +147,9 @@ export async function launchFleet(o: FleetOptions): Promise<Fleet> {
     },
   };
   try {
-    const sims = await Promise.all(o.nodes.map((spec) => startSimProcess(spec, o.timeScale ?? 1, o.stdio ?? "ignore")));
+    const sims = await Promise.all(
+      o.nodes.map((spec) => startSimProcess(spec, o.timeScale ?? 1, o.stdio ?? "ignore")),
+    );
     o.nodes.forEach((spec, i) => {
       const s = sims[i];
       if (!s) return;

@@ -18,7 +18,8 @@ export function installErrorHandling(app: FastifyInstance): void {
 
 /** Writes an LbError as the response. */
 export function sendError(reply: FastifyReply, err: LbError): void {
-  if (err.extra.retryAfterSeconds !== undefined) reply.header("retry-after", String(err.extra.retryAfterSeconds));
+  if (err.extra.retryAfterSeconds !== undefined)
+    reply.header("retry-after", String(err.extra.retryAfterSeconds));
   reply.code(err.status).type("application/json").send(err.toOpenAI());
 }
 

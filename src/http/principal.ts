@@ -35,9 +35,14 @@ export function hasScope(p: Principal, scope: Scope): boolean {
  * Authenticates a request: `Authorization: Bearer <key or JWT>`, or `X-API-Key` (seed 004).
  * Throws 401 for a missing/unknown credential and 403 for one without the scope.
  */
-export async function authenticate(req: FastifyRequest, creds: Credentials, scope: Scope): Promise<Principal> {
+export async function authenticate(
+  req: FastifyRequest,
+  creds: Credentials,
+  scope: Scope,
+): Promise<Principal> {
   const headerKey = req.headers["x-api-key"];
-  const token = bearerToken(req.headers.authorization) ?? (typeof headerKey === "string" ? headerKey.trim() : undefined);
+  const token =
+    bearerToken(req.headers.authorization) ?? (typeof headerKey === "string" ? headerKey.trim() : undefined);
   if (!token) {
     throw new LbError("invalid_api_key", "Missing API key: send 'Authorization: Bearer <key>'.");
   }

@@ -1,5 +1,5 @@
-import type { JobChunk } from "../gen/llmlb/v1/node_pb.js";
 import type { LbError } from "../errors.js";
+import type { JobChunk } from "../gen/llmlb/v1/node_pb.js";
 import type { SelectionRequest } from "../selector/types.js";
 
 /** Which OpenAI endpoint a job serves. */

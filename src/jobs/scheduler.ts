@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { CancelReason, JobErrorKind, type JobChunk, JobKind } from "../gen/llmlb/v1/node_pb.js";
 import { LbError } from "../errors.js";
+import { CancelReason, type JobChunk, JobErrorKind, JobKind } from "../gen/llmlb/v1/node_pb.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { NodeRecord } from "../nodes/node-record.js";
 import type { NodeStore } from "../nodes/node-store.js";
@@ -11,7 +11,16 @@ import type { StrategyBook } from "./strategy-book.js";
 
 /** How the scheduler talks to a connected node (implemented by the node stream). */
 export interface NodeLink {
-  sendJob(job: { jobId: string; userId: string; model: string; kind: JobKind; requestJson: Uint8Array; deadlineUnixMs: bigint; attempt: number; prefixHashes: bigint[] }): void;
+  sendJob(job: {
+    jobId: string;
+    userId: string;
+    model: string;
+    kind: JobKind;
+    requestJson: Uint8Array;
+    deadlineUnixMs: bigint;
+    attempt: number;
+    prefixHashes: bigint[];
+  }): void;
   sendCancel(jobId: string, reason: CancelReason): void;
 }
 
@@ -78,10 +87,13 @@ export class Scheduler {
    * Throws LbError for requests that cannot be admitted (unknown model, no node, queue full).
    */
   submit(spec: JobSpec, sink: JobSink): Job {
-    if (this.closed) throw new LbError("shutting_down", "The control plane is shutting down.", { retryAfterSeconds: 1 });
+    if (this.closed)
+      throw new LbError("shutting_down", "The control plane is shutting down.", { retryAfterSeconds: 1 });
     const { nodes } = this.o;
     if (!nodes.known(spec.model)) {
-      throw new LbError("model_not_found", `The model '${spec.model}' does not exist or no node serves it.`, { param: "model" });
+      throw new LbError("model_not_found", `The model '${spec.model}' does not exist or no node serves it.`, {
+        param: "model",
+      });
     }
     if (!this.anyOnline(spec.model)) {
       throw new LbError("no_node_available", `No node is online for model '${spec.model}'. Retry shortly.`, {
@@ -120,7 +132,12 @@ export class Scheduler {
       this.o.queue.remove(job.id);
       this.o.metrics.queueDepth.set(this.o.queue.size);
     } else if (job.nodeId) {
-      const wire = reason === "deadline" ? CancelReason.DEADLINE : reason === "shutdown" ? CancelReason.SHUTDOWN : CancelReason.CLIENT_GONE;
+      const wire =
+        reason === "deadline"
+          ? CancelReason.DEADLINE
+          : reason === "shutdown"
+            ? CancelReason.SHUTDOWN
+            : CancelReason.CLIENT_GONE;
       this.links.get(job.nodeId)?.sendCancel(job.id, wire);
     }
     const err =
@@ -171,7 +188,11 @@ export class Scheduler {
       if (job.state === "dispatched") {
         this.requeueOrFail(job, `node ${nodeId} was lost before the first token`);
       } else if (job.state === "started") {
-        this.end(job, new LbError("node_lost", `The node serving this request (${nodeId}) was lost mid-stream.`), false);
+        this.end(
+          job,
+          new LbError("node_lost", `The node serving this request (${nodeId}) was lost mid-stream.`),
+          false,
+        );
       }
     }
     this.pump();
@@ -228,7 +249,10 @@ export class Scheduler {
     const strategy = this.o.strategies.resolve(strategyName);
     const t0 = process.hrtime.bigint();
     const choice = strategy.select(job.spec.selection, candidates);
-    this.o.metrics.selectionDuration.observe({ strategy: strategy.name }, Number(process.hrtime.bigint() - t0) / 1e9);
+    this.o.metrics.selectionDuration.observe(
+      { strategy: strategy.name },
+      Number(process.hrtime.bigint() - t0) / 1e9,
+    );
     if (!choice) return false;
     const node = this.o.nodes.get(choice.node.id);
     const link = node && this.links.get(node.id);
@@ -277,7 +301,11 @@ export class Scheduler {
     }
     if (e.kind === JobErrorKind.BAD_REQUEST) {
       const status = e.httpStatus >= 400 && e.httpStatus < 500 ? e.httpStatus : 400;
-      this.end(job, new LbError("invalid_request", e.message || "The engine rejected the request.", { status }), true);
+      this.end(
+        job,
+        new LbError("invalid_request", e.message || "The engine rejected the request.", { status }),
+        true,
+      );
     } else if (e.kind === JobErrorKind.CANCELLED) {
       this.end(job, new LbError("cancelled", "The job was cancelled on the node."), true);
     } else {
@@ -290,7 +318,10 @@ export class Scheduler {
       this.end(job, new LbError("engine_error", `Gave up after ${job.attempt} attempts: ${why}.`), false);
       return;
     }
-    this.o.logger.warn({ jobId: job.id, userId: job.spec.userId, attempt: job.attempt }, `re-queueing job: ${why}`);
+    this.o.logger.warn(
+      { jobId: job.id, userId: job.spec.userId, attempt: job.attempt },
+      `re-queueing job: ${why}`,
+    );
     this.o.metrics.retries.inc();
     job.state = "queued";
     job.nodeId = undefined;
@@ -344,10 +375,14 @@ export class Scheduler {
     m.requests.inc({ ...labels, status: err ? err.code : "ok" });
     m.requestDuration.observe(labels, (this.clock() - job.createdAtMs) / 1000);
     if (job.promptTokens) m.tokens.inc({ kind: "prompt", model: job.spec.model }, job.promptTokens);
-    if (job.completionTokens) m.tokens.inc({ kind: "completion", model: job.spec.model }, job.completionTokens);
+    if (job.completionTokens)
+      m.tokens.inc({ kind: "completion", model: job.spec.model }, job.completionTokens);
     // VTC: settle what the job really cost (the queue charged its estimate at dispatch).
     if (job.attempt > 0) {
-      this.o.queue.charge(job.spec.userId, (job.promptTokens || job.spec.selection.promptTokens) + job.completionTokens);
+      this.o.queue.charge(
+        job.spec.userId,
+        (job.promptTokens || job.spec.selection.promptTokens) + job.completionTokens,
+      );
     }
     try {
       job.sink.onEnd(err);

@@ -1,6 +1,6 @@
 import { LbError } from "../errors.js";
 import type { JobOutcome } from "../nodes/types.js";
-import { STRATEGY_NAMES, type StrategyParams, createStrategy } from "../selector/registry.js";
+import { createStrategy, STRATEGY_NAMES, type StrategyParams } from "../selector/registry.js";
 import type { SelectionRequest, Strategy } from "../selector/types.js";
 
 /**
@@ -35,9 +35,13 @@ export class StrategyBook {
   resolve(name: string | undefined): Strategy {
     const s = this.instances.get(name ?? this.currentName);
     if (!s) {
-      throw new LbError("invalid_request", `Unknown strategy ${JSON.stringify(name)}; valid: ${STRATEGY_NAMES.join(", ")}`, {
-        param: "strategy",
-      });
+      throw new LbError(
+        "invalid_request",
+        `Unknown strategy ${JSON.stringify(name)}; valid: ${STRATEGY_NAMES.join(", ")}`,
+        {
+          param: "strategy",
+        },
+      );
     }
     return s;
   }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { NodeStore } from "../nodes/node-store.js";
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -9,12 +9,20 @@ export function createMetrics(nodes: NodeStore) {
   collectDefaultMetrics({ register: registry, prefix: "llmlb_process_" });
   // prom-client exposes these three as gauges named *_total, which `promtool check metrics` rejects
   // (a _total suffix promises a counter); the event-loop and memory metrics stay.
-  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+  for (const name of [
+    "nodejs_active_handles_total",
+    "nodejs_active_requests_total",
+    "nodejs_active_resources_total",
+  ]) {
     registry.removeSingleMetric(`llmlb_process_${name}`);
   }
 
   // Node figures are read at scrape time from the store, so they are never stale in between.
-  const nodeGauge = (name: string, help: string, read: (n: ReturnType<NodeStore["get"]> & {}) => number | undefined) =>
+  const nodeGauge = (
+    name: string,
+    help: string,
+    read: (n: ReturnType<NodeStore["get"]> & {}) => number | undefined,
+  ) =>
     new Gauge({
       name,
       help,
@@ -32,11 +40,31 @@ export function createMetrics(nodes: NodeStore) {
 
   const m = {
     registry,
-    nodeGpuUsage: nodeGauge("llmlb_node_gpu_usage", "GPU utilisation of a node, percent (mean over its GPUs)", (n) => n.gpuUsagePercent),
-    nodeVramUsage: nodeGauge("llmlb_node_vram_usage", "VRAM use of a node, percent", (n) => n.vramUsagePercent),
-    nodeActiveRequests: nodeGauge("llmlb_node_active_requests", "Jobs in flight on a node, as the control plane counts them", (n) => n.inFlight),
-    nodeKvCacheUsage: nodeGauge("llmlb_node_kv_cache_usage", "Engine KV-cache usage of a node, 0..1", (n) => n.engine?.kvCacheUsage),
-    nodeWaitingRequests: nodeGauge("llmlb_node_engine_waiting_requests", "Requests waiting inside the node's engine", (n) => n.engine?.waitingRequests),
+    nodeGpuUsage: nodeGauge(
+      "llmlb_node_gpu_usage",
+      "GPU utilisation of a node, percent (mean over its GPUs)",
+      (n) => n.gpuUsagePercent,
+    ),
+    nodeVramUsage: nodeGauge(
+      "llmlb_node_vram_usage",
+      "VRAM use of a node, percent",
+      (n) => n.vramUsagePercent,
+    ),
+    nodeActiveRequests: nodeGauge(
+      "llmlb_node_active_requests",
+      "Jobs in flight on a node, as the control plane counts them",
+      (n) => n.inFlight,
+    ),
+    nodeKvCacheUsage: nodeGauge(
+      "llmlb_node_kv_cache_usage",
+      "Engine KV-cache usage of a node, 0..1",
+      (n) => n.engine?.kvCacheUsage,
+    ),
+    nodeWaitingRequests: nodeGauge(
+      "llmlb_node_engine_waiting_requests",
+      "Requests waiting inside the node's engine",
+      (n) => n.engine?.waitingRequests,
+    ),
     nodeUp: new Gauge({
       name: "llmlb_node_up",
       help: "1 when the node is online, 0.5 draining, 0 offline (within its grace period)",
@@ -44,7 +72,8 @@ export function createMetrics(nodes: NodeStore) {
       registers: [registry],
       collect() {
         this.reset();
-        for (const n of nodes.all()) this.set({ node_id: n.id }, n.state === "online" ? 1 : n.state === "draining" ? 0.5 : 0);
+        for (const n of nodes.all())
+          this.set({ node_id: n.id }, n.state === "online" ? 1 : n.state === "draining" ? 0.5 : 0);
       },
     }),
     nodesOnline: new Gauge({
@@ -103,21 +132,33 @@ export function createMetrics(nodes: NodeStore) {
       labelNames: ["kind", "model"],
       registers: [registry],
     }),
-    queueDepth: new Gauge({ name: "llmlb_queue_depth", help: "Requests waiting in the fair queue", registers: [registry] }),
+    queueDepth: new Gauge({
+      name: "llmlb_queue_depth",
+      help: "Requests waiting in the fair queue",
+      registers: [registry],
+    }),
     queueWait: new Histogram({
       name: "llmlb_queue_wait_seconds",
       help: "Time requests waited in the fair queue before dispatch",
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
       registers: [registry],
     }),
-    retries: new Counter({ name: "llmlb_job_retries_total", help: "Jobs re-dispatched after their node was lost before the first token", registers: [registry] }),
+    retries: new Counter({
+      name: "llmlb_job_retries_total",
+      help: "Jobs re-dispatched after their node was lost before the first token",
+      registers: [registry],
+    }),
     cancellations: new Counter({
       name: "llmlb_job_cancellations_total",
       help: "Jobs cancelled, by reason",
       labelNames: ["reason"],
       registers: [registry],
     }),
-    streamsOpen: new Gauge({ name: "llmlb_node_streams_open", help: "Node streams open", registers: [registry] }),
+    streamsOpen: new Gauge({
+      name: "llmlb_node_streams_open",
+      help: "Node streams open",
+      registers: [registry],
+    }),
     streamMessages: new Counter({
       name: "llmlb_node_stream_messages_total",
       help: "Messages on node streams by direction and kind",

@@ -46,7 +46,14 @@ export class NodeRecord implements NodeSnapshot {
   lastDispatchedMs: number | undefined;
   registeredAtMs: number;
   offlineSinceMs: number | undefined;
-  identity: NodeIdentity = { hostname: "", agentVersion: "", engineKind: "", engineVersion: "", gpuSource: "", gpuNote: "" };
+  identity: NodeIdentity = {
+    hostname: "",
+    agentVersion: "",
+    engineKind: "",
+    engineVersion: "",
+    gpuSource: "",
+    gpuNote: "",
+  };
   gpuLive: GpuLive[] = [];
   engineLive: EngineLive | undefined;
   hostCpuPercent: number | undefined;
@@ -122,7 +129,8 @@ export class NodeRecord implements NodeSnapshot {
     this.completed++;
     this.sumResponseMs += ms;
     this.lastResponseMs = ms;
-    this.ewmaResponseMs = this.ewmaResponseMs === undefined ? ms : this.ewmaResponseMs + EWMA_ALPHA * (ms - this.ewmaResponseMs);
+    this.ewmaResponseMs =
+      this.ewmaResponseMs === undefined ? ms : this.ewmaResponseMs + EWMA_ALPHA * (ms - this.ewmaResponseMs);
   }
 
   /** Appends a routing reason to the bounded recent list. */

@@ -127,7 +127,11 @@ export class NodeStore {
   private sweep(): void {
     const now = this.clock();
     for (const node of this.nodes.values()) {
-      if (node.state === "offline" && node.offlineSinceMs !== undefined && now - node.offlineSinceMs >= this.opts.offlineGraceMs) {
+      if (
+        node.state === "offline" &&
+        node.offlineSinceMs !== undefined &&
+        now - node.offlineSinceMs >= this.opts.offlineGraceMs
+      ) {
         this.remove(node.id);
       }
     }

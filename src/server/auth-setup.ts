@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { type createAuth as CreateAuth, createAuth } from "../auth/index.js";
 import type { ServerConfig } from "../config/server-config.js";
 import type { Credentials, Principal, Scope } from "../http/principal.js";
-import { type Store, openStore } from "../store/index.js";
+import { openStore, type Store } from "../store/index.js";
 
 /** The auth stack the control plane runs on: SQLite store, users, keys, node tokens, JWT. */
 export type Auth = ReturnType<typeof CreateAuth>;
@@ -15,7 +15,10 @@ const DEMO_PASSWORD = "test";
  * Opens the store, creates the first admin from config, registers the static keys and tokens, and
  * returns the Credentials the HTTP and gRPC edges check against.
  */
-export async function setupAuth(config: ServerConfig, logger: Logger): Promise<{ store: Store; auth: Auth; credentials: Credentials }> {
+export async function setupAuth(
+  config: ServerConfig,
+  logger: Logger,
+): Promise<{ store: Store; auth: Auth; credentials: Credentials }> {
   const store = openStore(config.db);
   const auth = createAuth(store, { jwtSecret: config.jwtSecret || undefined });
   let owner = OPERATOR_USER;
@@ -47,7 +50,12 @@ export async function setupAuth(config: ServerConfig, logger: Logger): Promise<{
       const claims = await auth.jwt.verifyToken(token);
       if (!claims) return undefined;
       const scopes: Scope[] = claims.role === "admin" ? ["admin", "inference"] : ["inference"];
-      return { userId: claims.userId, keyId: `session:${claims.userId}`, scopes: new Set(scopes), via: "jwt" };
+      return {
+        userId: claims.userId,
+        keyId: `session:${claims.userId}`,
+        scopes: new Set(scopes),
+        via: "jwt",
+      };
     },
     nodeToken(plain) {
       return auth.nodeTokens.verifyNodeToken(plain)?.id;

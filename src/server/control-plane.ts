@@ -6,27 +6,28 @@ import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { ServerConfig } from "../config/server-config.js";
+import { registerDispatchService } from "../dispatch/dispatch-service.js";
+import { registerHealthService } from "../dispatch/health-service.js";
+import { registerReflectionService } from "../dispatch/reflection-service.js";
+import { ServingState } from "../dispatch/serving-state.js";
+import { toLbError } from "../errors.js";
+import { registerDashboard } from "../dashboard/index.js";
+import { registerAdminRoutes } from "../http/admin/index.js";
+import { installErrorHandling, sendError } from "../http/error-handler.js";
+import { registerLoadbalancerCompatRoutes } from "../http/loadbalancer-compat/index.js";
+import { registerOpenAIRoutes } from "../http/openai/routes.js";
+import { authenticate, type Credentials } from "../http/principal.js";
 import type { Job } from "../jobs/job.js";
 import { Scheduler } from "../jobs/scheduler.js";
 import { StrategyBook } from "../jobs/strategy-book.js";
 import { createMetrics, type Metrics } from "../metrics/metrics.js";
 import { NodeStore } from "../nodes/node-store.js";
-import { type QueuePolicyName, createFairQueue } from "../queue/index.js";
-import { toLbError } from "../errors.js";
-import { installErrorHandling, sendError } from "../http/error-handler.js";
-import { registerAdminRoutes } from "../http/admin/index.js";
-import { registerLoadbalancerCompatRoutes } from "../http/loadbalancer-compat/index.js";
-import { registerOpenAIRoutes } from "../http/openai/routes.js";
-import { type Credentials, authenticate } from "../http/principal.js";
-import type { NodeSession } from "../stream/node-session.js";
+import { createFairQueue, type QueuePolicyName } from "../queue/index.js";
 import { registerNodeService } from "../stream/node-service.js";
-import { registerDispatchService } from "../dispatch/dispatch-service.js";
-import { registerHealthService } from "../dispatch/health-service.js";
-import { registerReflectionService } from "../dispatch/reflection-service.js";
-import { ServingState } from "../dispatch/serving-state.js";
+import type { NodeSession } from "../stream/node-session.js";
 import type { Auth } from "./auth-setup.js";
 import { createKeyLimits } from "./key-limits.js";
-import { DualProtocolServer, createTlsServer } from "./listen.js";
+import { createTlsServer, DualProtocolServer } from "./listen.js";
 
 /** Everything the control plane is made of; tests and the CLI reach in through this. */
 export interface ControlPlane {
@@ -56,22 +57,36 @@ export interface ControlPlaneOptions {
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the control plane (no listen), like fastify's build(). */
-export async function createControlPlane(config: ServerConfig, opts: ControlPlaneOptions): Promise<ControlPlane> {
+export async function createControlPlane(
+  config: ServerConfig,
+  opts: ControlPlaneOptions,
+): Promise<ControlPlane> {
   const { logger, credentials } = opts;
-  const nodes = new NodeStore({ staleMs: config.staleSecs * 1000, offlineGraceMs: config.offlineGraceSecs * 1000 });
+  const nodes = new NodeStore({
+    staleMs: config.staleSecs * 1000,
+    offlineGraceMs: config.offlineGraceSecs * 1000,
+  });
   const metrics = createMetrics(nodes);
   const strategies = new StrategyBook(config.strategy, {
     gpuThreshold: config.gpuThreshold,
     vramThreshold: config.vramThreshold,
     activeRequestThreshold: config.activeRequestThreshold,
-    observe: (stage: string, plugin: string, seconds: number) => metrics.pluginDuration.observe({ stage, plugin }, seconds),
+    observe: (stage: string, plugin: string, seconds: number) =>
+      metrics.pluginDuration.observe({ stage, plugin }, seconds),
   });
   const queue = createFairQueue<Job>({
     policy: config.queuePolicy as QueuePolicyName,
     maxPerUser: config.queueMaxPerUser,
     maxTotal: config.queueMaxTotal,
   });
-  const scheduler = new Scheduler({ nodes, strategies, queue, metrics, logger, maxRetries: config.maxRetries });
+  const scheduler = new Scheduler({
+    nodes,
+    strategies,
+    queue,
+    metrics,
+    logger,
+    maxRetries: config.maxRetries,
+  });
   nodes.subscribe((e) => {
     if (e.type === "removed") {
       strategies.onNodeRemoved(e.node.id);
@@ -84,11 +99,14 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
   const serving = new ServingState();
   const unsubscribeRevocations = opts.auth?.nodeTokens.onNodeTokenRevoked((token) => {
     for (const s of [...sessions.values()]) {
-      if (s.tokenId === token.id) s.close(new ConnectError("node token revoked", Code.Unauthenticated), "node token revoked");
+      if (s.tokenId === token.id)
+        s.close(new ConnectError("node token revoked", Code.Unauthenticated), "node token revoked");
     }
   });
 
-  const tls = config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  const tls = config.tlsCert
+    ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
+    : undefined;
   const app = Fastify({
     loggerInstance: logger,
     // Per-request logs cost on the hot path and add nothing the metrics lack; errors are still logged.
@@ -103,7 +121,10 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
       return typeof incoming === "string" && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
     },
     ajv: { customOptions: { coerceTypes: false, allErrors: false } },
-    serverFactory: (handler) => (tls ? createTlsServer(handler as never, tls.cert, tls.key) : new DualProtocolServer(handler as never)) as never,
+    serverFactory: (handler) =>
+      (tls
+        ? createTlsServer(handler as never, tls.cert, tls.key)
+        : new DualProtocolServer(handler as never)) as never,
   }) as unknown as FastifyInstance;
   installErrorHandling(app);
   app.addHook("onRequest", async (req, reply) => {
@@ -156,6 +177,14 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
 
   registerAdminRoutes(app, { credentials, nodes, scheduler, sessions, auth: opts.auth });
   registerLoadbalancerCompatRoutes(app, { credentials, nodes, strategies });
+  registerDashboard(app, {
+    credentials,
+    nodes,
+    metrics,
+    strategies,
+    queueSnapshot: () => scheduler.queueSnapshot(),
+    username: (id) => opts.auth?.users.getUser(id)?.username,
+  });
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
@@ -183,7 +212,10 @@ export async function createControlPlane(config: ServerConfig, opts: ControlPlan
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address() as AddressInfo;
       const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-      return { url: `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${addr.port}`, port: addr.port };
+      return {
+        url: `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${addr.port}`,
+        port: addr.port,
+      };
     },
     async close() {
       if (shuttingDown) return;

@@ -2,7 +2,10 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 
-type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+type Handler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 // Enough bytes to tell "PRI" from "POST"/"PUT"/"PATCH": they first differ at the third byte.
@@ -29,7 +32,10 @@ export class DualProtocolServer extends net.Server {
   constructor(handler: Handler) {
     super({ noDelay: true }, (socket) => this.route(socket));
     this.h1 = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }, handler as http.RequestListener);
-    this.h2 = http2.createServer(H2_OPTIONS, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    this.h2 = http2.createServer(
+      H2_OPTIONS,
+      handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+    );
     this.h2.on("session", (s) => {
       this.sessions.add(s);
       s.once("close", () => this.sessions.delete(s));

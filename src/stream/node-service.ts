@@ -7,7 +7,10 @@ import { NodeSession, type SessionDeps } from "./node-session.js";
 export type NodeTokenVerifier = (plain: string) => string | undefined;
 
 /** Registers NodeService.Connect: authenticates the stream, then runs a NodeSession on it. */
-export function registerNodeService(router: ConnectRouter, deps: SessionDeps & { verifyNodeToken: NodeTokenVerifier }): void {
+export function registerNodeService(
+  router: ConnectRouter,
+  deps: SessionDeps & { verifyNodeToken: NodeTokenVerifier },
+): void {
   router.service(NodeService, {
     async *connect(requests, ctx) {
       const token = bearerToken(ctx.requestHeader.get("authorization"));

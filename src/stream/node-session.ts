@@ -1,4 +1,4 @@
-import { type MessageInitShape, create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import {
@@ -60,7 +60,11 @@ export class NodeSession {
     if (this.ended) return;
     this.seqOut++;
     this.d.metrics.streamMessages.inc({ direction: "down", kind: msg.case ?? "none" });
-    this.out.push(create(ControlMessageSchema, { seq: this.seqOut, msg } as MessageInitShape<typeof ControlMessageSchema>));
+    this.out.push(
+      create(ControlMessageSchema, { seq: this.seqOut, msg } as MessageInitShape<
+        typeof ControlMessageSchema
+      >),
+    );
   }
 
   /** Consumes the node's messages until the stream ends; never throws. */
@@ -92,29 +96,49 @@ export class NodeSession {
 
   private handle(msg: NodeMessage): void {
     if (msg.seq <= this.lastSeqIn) {
-      return this.protocolError(Code.InvalidArgument, "bad_sequence", `seq ${msg.seq} is not above ${this.lastSeqIn}`);
+      this.protocolError(
+        Code.InvalidArgument,
+        "bad_sequence",
+        `seq ${msg.seq} is not above ${this.lastSeqIn}`,
+      );
+      return;
     }
     this.lastSeqIn = msg.seq;
     this.d.metrics.streamMessages.inc({ direction: "up", kind: msg.msg.case ?? "none" });
-    if (msg.msg.case === "register") return this.register(msg.msg.value);
+    if (msg.msg.case === "register") {
+      this.register(msg.msg.value);
+      return;
+    }
     const node = this.node;
     if (!node) {
-      return this.protocolError(Code.FailedPrecondition, "not_registered", `${msg.msg.case ?? "empty message"} before Register`);
+      this.protocolError(
+        Code.FailedPrecondition,
+        "not_registered",
+        `${msg.msg.case ?? "empty message"} before Register`,
+      );
+      return;
     }
     node.lastSeenMs = Date.now();
     this.armWatchdog(this.d.heartbeatMs * MISSED_HEARTBEATS, `missed ${MISSED_HEARTBEATS} heartbeats`);
     switch (msg.msg.case) {
       case "heartbeat":
-        return this.heartbeat(node, msg.msg.value);
+        this.heartbeat(node, msg.msg.value);
+        return;
       case "chunk": {
         const verdict = this.d.scheduler.handleChunk(node.id, msg.msg.value);
         if (verdict === "foreign" || verdict === "unknown") {
-          return this.protocolError(Code.PermissionDenied, "foreign_job", `chunk for job ${msg.msg.value.jobId} that this node does not own`);
+          this.protocolError(
+            Code.PermissionDenied,
+            "foreign_job",
+            `chunk for job ${msg.msg.value.jobId} that this node does not own`,
+          );
+          return;
         }
         return;
       }
       case "modelsChanged":
-        return this.applyModels(node, msg.msg.value.models);
+        this.applyModels(node, msg.msg.value.models);
+        return;
       case "draining":
         this.log.info({ reason: msg.msg.value.reason }, "node is draining");
         this.d.nodes.setState(node, "draining");
@@ -122,17 +146,25 @@ export class NodeSession {
       case "pong":
         return;
       default:
-        return this.protocolError(Code.InvalidArgument, "empty_message", "message with no content");
+        this.protocolError(Code.InvalidArgument, "empty_message", "message with no content");
+        return;
     }
   }
 
   private register(r: Register): void {
-    if (this.node) return this.protocolError(Code.FailedPrecondition, "already_registered", "second Register on one stream");
+    if (this.node) {
+      this.protocolError(Code.FailedPrecondition, "already_registered", "second Register on one stream");
+      return;
+    }
     const bad = validateRegister(r);
-    if (bad) return this.protocolError(Code.InvalidArgument, "bad_register", bad);
+    if (bad) {
+      this.protocolError(Code.InvalidArgument, "bad_register", bad);
+      return;
+    }
     const existing = this.d.sessions.get(r.nodeId);
     if (existing && existing !== this) {
-      return this.protocolError(Code.AlreadyExists, "duplicate_node_id", `node id ${r.nodeId} is already connected`);
+      this.protocolError(Code.AlreadyExists, "duplicate_node_id", `node id ${r.nodeId} is already connected`);
+      return;
     }
     const { node, resumed } = this.d.nodes.upsert(r.nodeId);
     this.node = node;
@@ -155,7 +187,11 @@ export class NodeSession {
       driverVersion: g.driverVersion,
     }));
     const l = r.labels;
-    node.labels = { region: l?.region ?? "", tier: l?.tier ?? "", ...opt("costPerHourUsd", l?.costPerHourUsd) };
+    node.labels = {
+      region: l?.region ?? "",
+      tier: l?.tier ?? "",
+      ...opt("costPerHourUsd", l?.costPerHourUsd),
+    };
     node.maxConcurrency = r.maxConcurrentJobs;
     node.lastSeenMs = Date.now();
     node.registeredAtMs = node.lastSeenMs;
@@ -173,16 +209,23 @@ export class NodeSession {
       },
     });
     this.d.metrics.streamsOpen.inc();
-    this.log.info({ resumed, models: node.modelIds, engine: node.identity.engineKind, slots: node.maxConcurrency }, "node registered");
+    this.log.info(
+      { resumed, models: node.modelIds, engine: node.identity.engineKind, slots: node.maxConcurrency },
+      "node registered",
+    );
     this.armWatchdog(this.d.heartbeatMs * MISSED_HEARTBEATS, `missed ${MISSED_HEARTBEATS} heartbeats`);
     this.d.scheduler.attach(node.id, {
       sendJob: (job) => this.send({ case: "job", value: job }),
-      sendCancel: (jobId: string, reason: CancelReason) => this.send({ case: "cancel", value: { jobId, reason } }),
+      sendCancel: (jobId: string, reason: CancelReason) =>
+        this.send({ case: "cancel", value: { jobId, reason } }),
     });
   }
 
   private applyModels(node: NodeRecord, models: Register["models"], announce = true): void {
-    if (models.length > MAX_MODELS) return this.protocolError(Code.InvalidArgument, "bad_models", `more than ${MAX_MODELS} models`);
+    if (models.length > MAX_MODELS) {
+      this.protocolError(Code.InvalidArgument, "bad_models", `more than ${MAX_MODELS} models`);
+      return;
+    }
     const ids = models.map((m) => m.id).filter((id) => id.length > 0 && id.length <= 256);
     const aliases = models.flatMap((m) => m.aliases).filter((a) => a.length > 0 && a.length <= 256);
     this.d.nodes.setModels(node, ids, aliases);
@@ -194,7 +237,10 @@ export class NodeSession {
 
   private heartbeat(node: NodeRecord, hb: Heartbeat): void {
     const now = Date.now();
-    if (hb.gpus.length > MAX_GPUS) return this.protocolError(Code.InvalidArgument, "bad_heartbeat", `more than ${MAX_GPUS} GPUs`);
+    if (hb.gpus.length > MAX_GPUS) {
+      this.protocolError(Code.InvalidArgument, "bad_heartbeat", `more than ${MAX_GPUS} GPUs`);
+      return;
+    }
     // Age is measured by the node; subtracting it from our own clock avoids trusting the node's clock.
     const gpuAge = hb.gpus.reduce((a, g) => Math.max(a, g.ageMs), 0);
     node.gpuLive = hb.gpus.map(
@@ -257,12 +303,15 @@ export class NodeSession {
 }
 
 function validateRegister(r: Register): string | undefined {
-  if (!NODE_ID_RE.test(r.nodeId)) return "node_id must be 1-128 characters of letters, digits, '.', '_', ':', '-'";
-  if (r.maxConcurrentJobs < 1 || r.maxConcurrentJobs > 100_000) return "max_concurrent_jobs must be between 1 and 100000";
+  if (!NODE_ID_RE.test(r.nodeId))
+    return "node_id must be 1-128 characters of letters, digits, '.', '_', ':', '-'";
+  if (r.maxConcurrentJobs < 1 || r.maxConcurrentJobs > 100_000)
+    return "max_concurrent_jobs must be between 1 and 100000";
   if (r.gpus.length > MAX_GPUS) return `more than ${MAX_GPUS} GPUs`;
   if (r.engineKind === EngineKind.UNSPECIFIED) return "engine_kind is required";
   const cost = r.labels?.costPerHourUsd;
-  if (cost !== undefined && (!Number.isFinite(cost) || cost < 0)) return "labels.cost_per_hour_usd must be a non-negative number";
+  if (cost !== undefined && (!Number.isFinite(cost) || cost < 0))
+    return "labels.cost_per_hour_usd must be a non-negative number";
   return undefined;
 }
 

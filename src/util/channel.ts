@@ -45,7 +45,10 @@ export class Channel<T> implements AsyncIterable<T> {
     return {
       next: () => {
         if (this.items.length > 0) return Promise.resolve({ value: this.items.shift() as T, done: false });
-        if (this.done) return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
+        if (this.done)
+          return this.error !== undefined
+            ? Promise.reject(this.error)
+            : Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve, reject) => {
           this.waiter = resolve;
           this.failer = reject;

@@ -33,7 +33,11 @@ const alive = (pid: number) => {
 };
 
 describe("llmlb demo (what `npm start` runs)", () => {
-  const demo = spawnLlmlb(["demo", "--port", "0", "--host", "127.0.0.1", "--time-scale", "20"], { LLMLB_DB: ":memory:", LLMLB_LOG_LEVEL: "warn" }, "pipe");
+  const demo = spawnLlmlb(
+    ["demo", "--port", "0", "--host", "127.0.0.1", "--time-scale", "20"],
+    { LLMLB_DB: ":memory:", LLMLB_LOG_LEVEL: "warn" },
+    "pipe",
+  );
   demo.stderr?.resume();
   let output = "";
   demo.stdout?.on("data", (d: Buffer) => {
@@ -58,7 +62,9 @@ describe("llmlb demo (what `npm start` runs)", () => {
     expect(url).toBeTruthy();
     expect(key).toMatch(/^sk-/);
     // The printed curl line, run as printed.
-    const curlLines = output.split("\n").filter((l) => l.trim().startsWith("curl") || l.trim().startsWith("-H") || l.trim().startsWith("-d"));
+    const curlLines = output
+      .split("\n")
+      .filter((l) => l.trim().startsWith("curl") || l.trim().startsWith("-H") || l.trim().startsWith("-d"));
     const curl = curlLines.map((l) => l.trim().replace(/\\$/, "")).join(" ");
     expect(curl).toContain("/v1/chat/completions");
     const body = execFileSync("bash", ["-c", curl], { encoding: "utf8" });
@@ -74,7 +80,8 @@ describe("llmlb demo (what `npm start` runs)", () => {
     const [code] = await once(demo, "exit");
     expect(code).toBe(0);
     const deadlineGone = Date.now() + 10_000;
-    while (children.some(alive) && Date.now() < deadlineGone) await new Promise((res) => setTimeout(res, 100));
+    while (children.some(alive) && Date.now() < deadlineGone)
+      await new Promise((res) => setTimeout(res, 100));
     expect(children.filter(alive)).toEqual([]);
   });
 });

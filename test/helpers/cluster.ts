@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import OpenAI from "openai";
 import pino from "pino";
 import { loadServerConfig } from "../../src/config/server-config.js";
-import { type Fleet, type SimNodeSpec, launchFleet } from "../../src/fleet/launcher.js";
-import { type ControlPlane, createControlPlane } from "../../src/server/control-plane.js";
+import { type Fleet, launchFleet, type SimNodeSpec } from "../../src/fleet/launcher.js";
 import { setupAuth } from "../../src/server/auth-setup.js";
+import { type ControlPlane, createControlPlane } from "../../src/server/control-plane.js";
 
 /** A control plane on port 0 plus a fleet of real sim + agent processes. */
 export interface Cluster {
@@ -25,11 +25,25 @@ export interface Cluster {
 }
 
 /** Starts a cluster; flags are `llmlb serve` options (camelCase). */
-export async function startCluster(o: { nodes: SimNodeSpec[]; timeScale?: number; flags?: Record<string, unknown>; heartbeatSecs?: number; users?: number }): Promise<Cluster> {
+export async function startCluster(o: {
+  nodes: SimNodeSpec[];
+  timeScale?: number;
+  flags?: Record<string, unknown>;
+  heartbeatSecs?: number;
+  users?: number;
+}): Promise<Cluster> {
   const apiKey = `sk-test-${randomBytes(12).toString("hex")}`;
   const nodeToken = `nt-test-${randomBytes(12).toString("hex")}`;
   const config = loadServerConfig({
-    flags: { port: 0, host: "127.0.0.1", db: ":memory:", heartbeatSecs: o.heartbeatSecs ?? 0.2, apiKeys: [apiKey], nodeTokens: [nodeToken], ...o.flags },
+    flags: {
+      port: 0,
+      host: "127.0.0.1",
+      db: ":memory:",
+      heartbeatSecs: o.heartbeatSecs ?? 0.2,
+      apiKeys: [apiKey],
+      nodeTokens: [nodeToken],
+      ...o.flags,
+    },
     env: {},
     toml: {},
   });
@@ -39,8 +53,15 @@ export async function startCluster(o: { nodes: SimNodeSpec[]; timeScale?: number
   auth.apiKeys.addStaticApiKeys([inferenceKey], "test-inference-user");
   const users: { userId: string; apiKey: string }[] = [];
   for (let i = 0; i < (o.users ?? 0); i++) {
-    const user = await auth.users.createUser({ username: `test-user-${i}`, password: randomBytes(12).toString("hex") });
-    const { key } = auth.apiKeys.createApiKey({ name: `test-key-${i}`, ownerUserId: user.id, scopes: ["inference"] });
+    const user = await auth.users.createUser({
+      username: `test-user-${i}`,
+      password: randomBytes(12).toString("hex"),
+    });
+    const { key } = auth.apiKeys.createApiKey({
+      name: `test-key-${i}`,
+      ownerUserId: user.id,
+      scopes: ["inference"],
+    });
     users.push({ userId: user.id, apiKey: key });
   }
   const cp = await createControlPlane(config, { logger, credentials, auth, onClose: () => store.close() });
@@ -75,10 +96,17 @@ export async function startCluster(o: { nodes: SimNodeSpec[]; timeScale?: number
     nodeToken,
     fleet,
     openai: new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0, timeout: 30_000 }),
-    users: users.map((u) => ({ ...u, openai: new OpenAI({ apiKey: u.apiKey, baseURL: `${url}/v1`, maxRetries: 0, timeout: 30_000 }) })),
+    users: users.map((u) => ({
+      ...u,
+      openai: new OpenAI({ apiKey: u.apiKey, baseURL: `${url}/v1`, maxRetries: 0, timeout: 30_000 }),
+    })),
     waitFor,
     waitOnline: (ids = o.nodes.map((n) => n.id), timeoutMs = 20_000) =>
-      waitFor(() => ids.every((id) => cp.nodes.get(id)?.state === "online"), timeoutMs, `nodes ${ids.join(", ")} online`),
+      waitFor(
+        () => ids.every((id) => cp.nodes.get(id)?.state === "online"),
+        timeoutMs,
+        `nodes ${ids.join(", ")} online`,
+      ),
     async stop() {
       await fleet.stop();
       await cp.close();
@@ -94,7 +122,25 @@ export async function startCluster(o: { nodes: SimNodeSpec[]; timeScale?: number
 }
 
 /** Reads a sim's /sim/state. */
-export async function simState(simUrl: string): Promise<{ running: number; waiting: number; cancelled: number; completed: number }> {
+export async function simState(
+  simUrl: string,
+): Promise<{ running: number; waiting: number; stalled: number; cancelled: number; completed: number }> {
   const r = await fetch(`${simUrl}/sim/state`);
-  return (await r.json()) as { running: number; waiting: number; cancelled: number; completed: number };
+  return (await r.json()) as {
+    running: number;
+    waiting: number;
+    stalled: number;
+    cancelled: number;
+    completed: number;
+  };
+}
+
+/** Sets a sim's fault switches (POST /sim/control), e.g. `{ stall: true }`. */
+export async function simControl(simUrl: string, body: Record<string, unknown>): Promise<void> {
+  const r = await fetch(`${simUrl}/sim/control`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`sim control failed: ${r.status} ${await r.text()}`);
 }

@@ -1,6 +1,18 @@
-import { type DescMessage, type MessageInitShape, type MessageShape, create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { type ControlMessage, ControlMessageSchema, EngineKind, NodeMessageSchema } from "../../src/gen/llmlb/v1/node_pb.js";
+import {
+  type ControlMessage,
+  ControlMessageSchema,
+  EngineKind,
+  NodeMessageSchema,
+} from "../../src/gen/llmlb/v1/node_pb.js";
 
 /** Serializer pair for a protobuf-es message, as grpc-js wants it. */
 export function codec<D extends DescMessage>(schema: D) {
@@ -29,7 +41,9 @@ export function nodeStream(url: string, token: string | undefined) {
   const client = new Client(new URL(url).host, grpc.credentials.createInsecure());
   const md = new grpc.Metadata();
   if (token) md.set("authorization", `Bearer ${token}`);
-  const call = (client as unknown as { connect(md: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }).connect(md);
+  const call = (
+    client as unknown as { connect(md: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
+  ).connect(md);
   const received: ControlMessage[] = [];
   const waiters: (() => void)[] = [];
   let seq = 0n;
@@ -46,7 +60,14 @@ export function nodeStream(url: string, token: string | undefined) {
     /** Sends a NodeMessage (seq filled in). */
     send(msg: MessageInitShape<typeof NodeMessageSchema>["msg"]) {
       seq++;
-      call.write(Buffer.from(toBinary(NodeMessageSchema, create(NodeMessageSchema, { seq, msg } as MessageInitShape<typeof NodeMessageSchema>))));
+      call.write(
+        Buffer.from(
+          toBinary(
+            NodeMessageSchema,
+            create(NodeMessageSchema, { seq, msg } as MessageInitShape<typeof NodeMessageSchema>),
+          ),
+        ),
+      );
     },
     raw(bytes: Buffer) {
       call.write(bytes);
@@ -75,6 +96,13 @@ export function nodeStream(url: string, token: string | undefined) {
 export function registerFor(nodeId: string, model: string, slots = 4) {
   return {
     case: "register" as const,
-    value: { nodeId, hostname: "test", agentVersion: "test", engineKind: EngineKind.OPENAI, models: [{ id: model }], maxConcurrentJobs: slots },
+    value: {
+      nodeId,
+      hostname: "test",
+      agentVersion: "test",
+      engineKind: EngineKind.OPENAI,
+      models: [{ id: model }],
+      maxConcurrentJobs: slots,
+    },
   };
 }

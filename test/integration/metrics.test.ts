@@ -102,7 +102,6 @@ describe("Prometheus metrics", () => {
     const exprs: string[] = dashboard.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr));
     const used = new Set([...`${alerts}\n${exprs.join("\n")}`.matchAll(/\bllmlb_[a-z_]+/g)].map((m) => m[0]));
     expect(used.size).toBeGreaterThan(10);
-    require("node:fs").writeFileSync("/tmp/exposed.txt", (await scrape()).text);
     for (const name of used) expect(exposed, `${name} is used but not exposed`).toContain(name);
   });
 

@@ -8,7 +8,10 @@ import { nodeStream, registerFor } from "../helpers/grpc-node-client.js";
 let c: Cluster;
 
 beforeAll(async () => {
-  c = await startCluster({ nodes: [{ id: "real-1", profile: "rtx4090", model: "llama-3.1-8b", seed: 1 }], timeScale: 20 });
+  c = await startCluster({
+    nodes: [{ id: "real-1", profile: "rtx4090", model: "llama-3.1-8b", seed: 1 }],
+    timeScale: 20,
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -17,7 +20,11 @@ afterAll(async () => {
 
 /** A real request still works: faults on other streams never disturb healthy nodes. */
 async function realNodeStillServes() {
-  const r = await c.openai.chat.completions.create({ model: "llama-3.1-8b", messages: [{ role: "user", content: "x" }], max_tokens: 4 });
+  const r = await c.openai.chat.completions.create({
+    model: "llama-3.1-8b",
+    messages: [{ role: "user", content: "x" }],
+    max_tokens: 4,
+  });
   expect(r.choices[0]?.message.content?.length).toBeGreaterThan(0);
   expect(c.cp.nodes.get("real-1")?.state).toBe("online");
 }
@@ -84,14 +91,20 @@ describe("node stream faults (stock @grpc/grpc-js client)", () => {
     const s = nodeStream(c.url, c.nodeToken);
     s.send(registerFor("fake-ok", "fake-model"));
     await s.next((m) => m.msg.case === "registerAck");
-    const pending = c.openai.chat.completions.create({ model: "fake-model", messages: [{ role: "user", content: "hi" }] });
+    const pending = c.openai.chat.completions.create({
+      model: "fake-model",
+      messages: [{ role: "user", content: "hi" }],
+    });
     const job = await s.next((m) => m.msg.case === "job");
     if (job.msg.case !== "job") throw new Error("unreachable");
     const jobId = job.msg.value.jobId;
     expect(JSON.parse(new TextDecoder().decode(job.msg.value.requestJson)).messages[0].content).toBe("hi");
     s.send({ case: "chunk", value: { jobId, index: 0, textDelta: "Hello" } });
     s.send({ case: "chunk", value: { jobId, index: 1, textDelta: " world", finishReason: "stop" } });
-    s.send({ case: "chunk", value: { jobId, index: 2, done: true, usage: { promptTokens: 3, completionTokens: 2 } } });
+    s.send({
+      case: "chunk",
+      value: { jobId, index: 2, done: true, usage: { promptTokens: 3, completionTokens: 2 } },
+    });
     const r = await pending;
     expect(r.choices[0]?.message.content).toBe("Hello world");
     expect(r.usage?.total_tokens).toBe(5);
@@ -102,12 +115,19 @@ describe("node stream faults (stock @grpc/grpc-js client)", () => {
     const s = nodeStream(c.url, c.nodeToken);
     s.send(registerFor("fake-4xx", "fake-4xx-model"));
     await s.next((m) => m.msg.case === "registerAck");
-    const pending = c.openai.chat.completions.create({ model: "fake-4xx-model", messages: [{ role: "user", content: "hi" }] });
+    const pending = c.openai.chat.completions.create({
+      model: "fake-4xx-model",
+      messages: [{ role: "user", content: "hi" }],
+    });
     const job = await s.next((m) => m.msg.case === "job");
     if (job.msg.case !== "job") throw new Error("unreachable");
     s.send({
       case: "chunk",
-      value: { jobId: job.msg.value.jobId, error: { kind: JobErrorKind.BAD_REQUEST, message: "context too long", httpStatus: 400 }, done: true },
+      value: {
+        jobId: job.msg.value.jobId,
+        error: { kind: JobErrorKind.BAD_REQUEST, message: "context too long", httpStatus: 400 },
+        done: true,
+      },
     });
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
@@ -124,10 +144,12 @@ describe("failover when a node is lost", () => {
     await fake.next((m) => m.msg.case === "registerAck");
     c.cp.sessions.get("real-1")?.drain("test");
     await c.waitFor(() => c.cp.nodes.get("real-1")?.state === "draining", 5_000, "real-1 draining");
-    const pending = c.openai.chat.completions.create(
-      { model: "llama-3.1-8b", messages: [{ role: "user", content: "retry me" }], max_tokens: 5 },
-      { stream: false },
-    ).withResponse();
+    const pending = c.openai.chat.completions
+      .create(
+        { model: "llama-3.1-8b", messages: [{ role: "user", content: "retry me" }], max_tokens: 5 },
+        { stream: false },
+      )
+      .withResponse();
     await fake.next((m) => m.msg.case === "job");
     // Bring the real node back (a restarted agent resumes its identity), then kill the fake node's stream.
     c.cp.sessions.get("real-1")?.close(undefined, "test restart");
@@ -146,7 +168,11 @@ describe("failover when a node is lost", () => {
     fake.send(registerFor("fake-midstream", "mid-model"));
     await fake.next((m) => m.msg.case === "registerAck");
     const stream = await (async () => {
-      const p = c.openai.chat.completions.create({ model: "mid-model", messages: [{ role: "user", content: "x" }], stream: true });
+      const p = c.openai.chat.completions.create({
+        model: "mid-model",
+        messages: [{ role: "user", content: "x" }],
+        stream: true,
+      });
       const job = await fake.next((m) => m.msg.case === "job");
       if (job.msg.case !== "job") throw new Error("unreachable");
       fake.send({ case: "chunk", value: { jobId: job.msg.value.jobId, index: 0, textDelta: "partial" } });

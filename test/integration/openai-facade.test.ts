@@ -69,10 +69,19 @@ describe("OpenAI facade through real agents and sims (official openai SDK)", () 
   });
 
   it("serves legacy completions, streamed and not", async () => {
-    const r = await c.openai.completions.create({ model: "llama-3.1-8b", prompt: "Once upon a time", max_tokens: 8 });
+    const r = await c.openai.completions.create({
+      model: "llama-3.1-8b",
+      prompt: "Once upon a time",
+      max_tokens: 8,
+    });
     expect(r.object).toBe("text_completion");
     expect(r.choices[0]?.text.length).toBeGreaterThan(0);
-    const s = await c.openai.completions.create({ model: "llama-3.1-8b", prompt: "Once", max_tokens: 8, stream: true });
+    const s = await c.openai.completions.create({
+      model: "llama-3.1-8b",
+      prompt: "Once",
+      max_tokens: 8,
+      stream: true,
+    });
     let text = "";
     for await (const ch of s) text += ch.choices[0]?.text ?? "";
     expect(text.length).toBeGreaterThan(0);
@@ -97,7 +106,13 @@ describe("OpenAI facade through real agents and sims (official openai SDK)", () 
     const before = await simState(sim);
     const controller = new AbortController();
     const stream = await c.openai.chat.completions.create(
-      { model: "llama-3.1-8b", messages: [{ role: "user", content: "long" }], max_tokens: 4000, stream: true, ignore_eos: true } as never,
+      {
+        model: "llama-3.1-8b",
+        messages: [{ role: "user", content: "long" }],
+        max_tokens: 4000,
+        stream: true,
+        ignore_eos: true,
+      } as never,
       { signal: controller.signal },
     );
     let got = 0;
@@ -129,7 +144,9 @@ describe("bad input gets OpenAI-shaped errors and the server keeps serving", () 
       body,
     });
   const shape = async (r: Response) => {
-    const j = (await r.json()) as { error: { message: string; type: string; param: string | null; code: string } };
+    const j = (await r.json()) as {
+      error: { message: string; type: string; param: string | null; code: string };
+    };
     expect(typeof j.error.message).toBe("string");
     expect(typeof j.error.type).toBe("string");
     expect("param" in j.error).toBe(true);
@@ -173,9 +190,9 @@ describe("bad input gets OpenAI-shaped errors and the server keeps serving", () 
     expect(r.status).toBe(401);
     await shape(r);
     const bad = new OpenAI({ apiKey: "sk-wrong", baseURL: `${c.url}/v1`, maxRetries: 0 });
-    await expect(bad.chat.completions.create({ model: "llama-3.1-8b", messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(
-      OpenAI.AuthenticationError,
-    );
+    await expect(
+      bad.chat.completions.create({ model: "llama-3.1-8b", messages: [{ role: "user", content: "x" }] }),
+    ).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
   });
 
   it("unknown strategy header → 400 listing the valid names", async () => {
@@ -196,7 +213,11 @@ describe("bad input gets OpenAI-shaped errors and the server keeps serving", () 
   });
 
   it("still serves after all of that", async () => {
-    const r = await c.openai.chat.completions.create({ model: "llama-3.2-1b", messages: [{ role: "user", content: "ok?" }], max_tokens: 4 });
+    const r = await c.openai.chat.completions.create({
+      model: "llama-3.2-1b",
+      messages: [{ role: "user", content: "ok?" }],
+      max_tokens: 4,
+    });
     expect(r.choices[0]?.message.content?.length).toBeGreaterThan(0);
   });
 });

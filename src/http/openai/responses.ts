@@ -48,7 +48,9 @@ export class ResponseAccumulator {
   result(): unknown {
     const usage = this.usage ?? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
     if (this.api === "embedding") {
-      const body = this.bodyJson ? (JSON.parse(decoder.decode(this.bodyJson)) as Record<string, unknown>) : { object: "list", data: [] };
+      const body = this.bodyJson
+        ? (JSON.parse(decoder.decode(this.bodyJson)) as Record<string, unknown>)
+        : { object: "list", data: [] };
       return { ...body, model: this.model };
     }
     const content = this.text.join("");
@@ -58,7 +60,14 @@ export class ResponseAccumulator {
         object: "chat.completion",
         created: this.created,
         model: this.model,
-        choices: [{ index: 0, message: { role: "assistant", content }, logprobs: null, finish_reason: this.finishReason ?? "stop" }],
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", content },
+            logprobs: null,
+            finish_reason: this.finishReason ?? "stop",
+          },
+        ],
         usage,
       };
     }

@@ -5,8 +5,8 @@ import { buildJobSpec } from "../../jobs/job-spec.js";
 import type { Scheduler } from "../../jobs/scheduler.js";
 import type { StrategyBook } from "../../jobs/strategy-book.js";
 import type { NodeStore } from "../../nodes/node-store.js";
-import { type Credentials, type Principal, authenticate } from "../principal.js";
-import { ResponseAccumulator, SseFormatter, event } from "./responses.js";
+import { authenticate, type Credentials, type Principal } from "../principal.js";
+import { event, ResponseAccumulator, SseFormatter } from "./responses.js";
 import { chatCompletionSchema, completionSchema, embeddingSchema } from "./schemas.js";
 
 /** What the facade needs from the control plane. */
@@ -31,10 +31,21 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRouteDeps
       const principal = await authenticate(req, deps.credentials, "inference");
       const spec = buildSpec(req, api, principal, deps);
       const settle = deps.admit?.(principal, spec.selection.promptTokens + spec.selection.maxTokens);
-      const body = req.body as { stream?: boolean | null; stream_options?: { include_usage?: boolean } | null };
+      const body = req.body as {
+        stream?: boolean | null;
+        stream_options?: { include_usage?: boolean } | null;
+      };
       try {
         if (api !== "embedding" && body.stream) {
-          return await streamJob(req, reply, api, spec, deps, body.stream_options?.include_usage === true, settle);
+          return await streamJob(
+            req,
+            reply,
+            api,
+            spec,
+            deps,
+            body.stream_options?.include_usage === true,
+            settle,
+          );
         }
         return await unaryJob(req, reply, api, spec, deps, settle);
       } catch (err) {
@@ -55,7 +66,10 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRouteDeps
     // Model ids may contain slashes ("meta-llama/Llama-3.1-8B"), hence the wildcard.
     const id = req.params["*"];
     const found = listModels(deps.nodes).find((m) => m.id === id);
-    if (!found) throw new LbError("model_not_found", `The model '${id}' does not exist or no node serves it.`, { param: "model" });
+    if (!found)
+      throw new LbError("model_not_found", `The model '${id}' does not exist or no node serves it.`, {
+        param: "model",
+      });
     return found;
   });
 }
@@ -65,7 +79,13 @@ function listModels(nodes: NodeStore): { id: string; object: "model"; created: n
   for (const n of nodes.all()) {
     if (n.state !== "online" && n.state !== "draining") continue;
     for (const id of n.modelIds) {
-      if (!seen.has(id)) seen.set(id, { id, object: "model", created: Math.floor(n.registeredAtMs / 1000), owned_by: "llmlb" });
+      if (!seen.has(id))
+        seen.set(id, {
+          id,
+          object: "model",
+          created: Math.floor(n.registeredAtMs / 1000),
+          owned_by: "llmlb",
+        });
     }
   }
   return [...seen.values()].sort((a, b) => a.id.localeCompare(b.id));
@@ -86,9 +106,13 @@ function buildSpec(req: FastifyRequest, api: JobApi, principal: Principal, deps:
   if (timeoutHeader !== undefined) {
     const n = Number(timeoutHeader);
     if (!Number.isInteger(n) || n < 1 || n > deps.maxTimeoutMs) {
-      throw new LbError("invalid_request", `x-llmlb-timeout-ms must be an integer between 1 and ${deps.maxTimeoutMs}.`, {
-        param: "x-llmlb-timeout-ms",
-      });
+      throw new LbError(
+        "invalid_request",
+        `x-llmlb-timeout-ms must be an integer between 1 and ${deps.maxTimeoutMs}.`,
+        {
+          param: "x-llmlb-timeout-ms",
+        },
+      );
     }
     timeoutMs = n;
   }
@@ -102,7 +126,7 @@ function routeHeaders(reply: FastifyReply, info: { nodeId: string; reason: strin
 
 /** Runs a job and answers with one JSON body. */
 function unaryJob(
-  req: FastifyRequest,
+  _req: FastifyRequest,
   reply: FastifyReply,
   api: JobApi,
   spec: JobSpec,
@@ -117,7 +141,12 @@ function unaryJob(
         last = info;
       },
       onChunk: (chunk, info) => {
-        acc ??= new ResponseAccumulator(api, responseId(api, job.id), spec.model, Math.floor(Date.now() / 1000));
+        acc ??= new ResponseAccumulator(
+          api,
+          responseId(api, job.id),
+          spec.model,
+          Math.floor(Date.now() / 1000),
+        );
         acc.add(chunk);
         last = info;
       },
@@ -126,7 +155,13 @@ function unaryJob(
         reply.raw.off("close", onClose);
         if (last) routeHeaders(reply, last);
         if (err) reject(err);
-        else resolve((acc ?? new ResponseAccumulator(api, responseId(api, job.id), spec.model, Math.floor(Date.now() / 1000))).result());
+        else
+          resolve(
+            (
+              acc ??
+              new ResponseAccumulator(api, responseId(api, job.id), spec.model, Math.floor(Date.now() / 1000))
+            ).result(),
+          );
       },
     });
     // The client went away before the answer: abort the job on its node.
@@ -152,7 +187,13 @@ function streamJob(
     let last: { nodeId: string; reason: string } | undefined;
     const raw = reply.raw;
     const start = (info: { nodeId: string; reason: string }) => {
-      fmt = new SseFormatter(api, responseId(api, job.id), spec.model, Math.floor(Date.now() / 1000), includeUsage);
+      fmt = new SseFormatter(
+        api,
+        responseId(api, job.id),
+        spec.model,
+        Math.floor(Date.now() / 1000),
+        includeUsage,
+      );
       reply.hijack();
       raw.writeHead(200, {
         "content-type": "text/event-stream; charset=utf-8",
@@ -194,7 +235,6 @@ function streamJob(
     raw.on("close", onClose);
   });
 }
-
 
 /** Tokens a finished job used, for TPM accounting; the prompt estimate when the engine sent no usage. */
 function usedTokens(job: { promptTokens: number; completionTokens: number; spec: JobSpec }): number {

@@ -55,10 +55,7 @@ export const completionSchema = {
   properties: {
     ...common,
     prompt: {
-      anyOf: [
-        { type: "string" },
-        { type: "array", minItems: 1, maxItems: 1, items: { type: "string" } },
-      ],
+      anyOf: [{ type: "string" }, { type: "array", minItems: 1, maxItems: 1, items: { type: "string" } }],
     },
     echo: nullable("boolean"),
   },
@@ -73,7 +70,14 @@ export const embeddingSchema = {
     input: {
       anyOf: [
         { type: "string", minLength: 1 },
-        { type: "array", minItems: 1, maxItems: 2048, items: { anyOf: [{ type: "string" }, { type: "integer" }, { type: "array", items: { type: "integer" } }] } },
+        {
+          type: "array",
+          minItems: 1,
+          maxItems: 2048,
+          items: {
+            anyOf: [{ type: "string" }, { type: "integer" }, { type: "array", items: { type: "integer" } }],
+          },
+        },
       ],
     },
     encoding_format: { type: "string", enum: ["float", "base64"] },
