@@ -187,7 +187,11 @@ function createRunner(
       // has a free slot. It also leaves the snapshots as warm in cache as in production.
       candidates.length = 0;
       for (const node of fleet) {
-        if (node.state === "online" && node.models.has(request.model) && node.inFlight < node.maxConcurrency) {
+        if (
+          node.state === "online" &&
+          node.models.has(request.model) &&
+          node.inFlight < node.maxConcurrency
+        ) {
           candidates.push(node);
         }
       }
@@ -342,7 +346,11 @@ function printTable(
   const widths = header.map((_, c) => Math.max(...lines.map((l) => (l[c] ?? "").length)));
   console.log("");
   for (const line of lines) {
-    console.log(line.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join("  "));
+    console.log(
+      line
+        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
+        .join("  "),
+    );
   }
   console.log("(! = p99 over target: 50 µs at 1,000 nodes, 1 ms at 10,000)");
 }

@@ -32,6 +32,7 @@ const BACKOFF_MAX_MS = 30_000;
 const STABLE_CONNECTION_MS = 10_000;
 const MODELS_REFRESH_MS = 5_000;
 const DEFAULT_SLOTS = 64;
+const STREAM_CLOSE_GRACE_MS = 3_000;
 
 const ENGINE_KIND: Record<string, EngineKind> = {
   vllm: EngineKind.VLLM,
@@ -115,7 +116,10 @@ export class NodeAgent {
     this.stopped = true;
     for (const c of this.running.values()) c.abort();
     for (const t of this.timers) clearInterval(t);
+    const inSession = this.out !== undefined;
     this.out?.close();
+    // Half-close and let queued chunks flush before cutting the stream; a backoff sleep is cut at once.
+    if (inSession) await Promise.race([this.loopDone, new Promise((r) => setTimeout(r, STREAM_CLOSE_GRACE_MS))]);
     this.connectionAbort?.abort();
     await this.loopDone;
     await this.p.gpu.stop();

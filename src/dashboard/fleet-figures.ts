@@ -31,7 +31,14 @@ export const QUANTILE_WINDOW_S = 60;
 
 /** Reads the prom-client counters and histograms into one sample (values are cumulative). */
 async function read(metrics: Metrics, atMs: number): Promise<Sample> {
-  const s: Sample = { atMs, requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, ttftBuckets: new Map() };
+  const s: Sample = {
+    atMs,
+    requests: 0,
+    errors: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    ttftBuckets: new Map(),
+  };
   for (const v of (await metrics.requests.get()).values) {
     s.requests += v.value;
     if (v.labels.status !== "ok") s.errors += v.value;
@@ -42,7 +49,9 @@ async function read(metrics: Metrics, atMs: number): Promise<Sample> {
   }
   for (const v of (await metrics.ttft.get()).values) {
     if (!v.metricName?.endsWith("_bucket")) continue;
-    const le = v.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(v.labels.le);
+    // Bucket samples carry `le` beside the declared labels; prom-client's types omit it.
+    const raw = (v.labels as Record<string, string | number | undefined>).le;
+    const le = raw === "+Inf" ? Number.POSITIVE_INFINITY : Number(raw);
     s.ttftBuckets.set(le, (s.ttftBuckets.get(le) ?? 0) + v.value);
   }
   return s;
@@ -52,7 +61,11 @@ async function read(metrics: Metrics, atMs: number): Promise<Sample> {
  * A quantile of the observations between two cumulative histograms, interpolated inside its bucket
  * as Prometheus' histogram_quantile does; an answer in the +Inf bucket is clamped to the last bound.
  */
-export function bucketQuantile(q: number, from: ReadonlyMap<number, number>, to: ReadonlyMap<number, number>): number | null {
+export function bucketQuantile(
+  q: number,
+  from: ReadonlyMap<number, number>,
+  to: ReadonlyMap<number, number>,
+): number | null {
   const bounds = [...to.keys()].sort((a, b) => a - b);
   const counts = bounds.map((b) => (to.get(b) ?? 0) - (from.get(b) ?? 0));
   const total = counts[counts.length - 1] ?? 0;

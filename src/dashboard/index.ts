@@ -4,7 +4,7 @@ import { EventHub, type EventHubDeps } from "./event-hub.js";
 import { registerEventsRoute } from "./events-route.js";
 import { loadAssets, registerStaticAssets } from "./static-assets.js";
 
-export { EventHub, type EventClient, type EventHubDeps } from "./event-hub.js";
+export { type EventClient, EventHub, type EventHubDeps } from "./event-hub.js";
 export { bucketQuantile, type FleetFiguresJson } from "./fleet-figures.js";
 
 /** What the dashboard needs: the hub's sources plus the credentials its stream checks. */

@@ -33,28 +33,37 @@ export class JobRunner {
    */
   start(spec: JobSpec, owner: Principal, signal: AbortSignal, sink: JobSink, settle?: Settle): Job {
     if (signal.aborted) throw new LbError("cancelled", "The call was cancelled before its job started.");
-    let ended = false;
     const onAbort = () => {
       this.scheduler.cancel(job.id, isDeadline(signal.reason) ? "deadline" : "client_gone");
     };
+    // A job that ends inside submit() (its node failed at once) reports after submit returns, so the
+    // sink always sees the job it was given.
+    let submitted = false;
+    let endedEarly: (() => void) | undefined;
     let job: Job;
     try {
       job = this.scheduler.submit(spec, {
         onDispatched: (info) => sink.onDispatched?.(info),
         onChunk: (chunk, info) => sink.onChunk(chunk, info),
         onEnd: (err) => {
-          ended = true;
-          signal.removeEventListener("abort", onAbort);
-          this.owners.delete(job.id);
-          settle?.((job.promptTokens || job.spec.selection.promptTokens) + job.completionTokens);
-          sink.onEnd(err);
+          const finish = () => {
+            signal.removeEventListener("abort", onAbort);
+            this.owners.delete(job.id);
+            settle?.((job.promptTokens || job.spec.selection.promptTokens) + job.completionTokens);
+            sink.onEnd(err);
+          };
+          if (submitted) finish();
+          else endedEarly = finish;
         },
       });
     } catch (err) {
       settle?.(0);
       throw err;
     }
-    if (!ended) {
+    submitted = true;
+    if (endedEarly) {
+      queueMicrotask(endedEarly);
+    } else {
       this.owners.set(job.id, owner.userId);
       signal.addEventListener("abort", onAbort, { once: true });
     }

@@ -40,7 +40,11 @@ export class Job {
   nodeId: string | undefined;
   reason = "";
   attempt = 0;
-  readonly triedNodes = new Set<string>();
+  /**
+   * Nodes this job was lost on or turned away by, with the node's registration time then: a node
+   * that has since re-registered (a restarted agent) is a new process and may be tried again.
+   */
+  readonly triedNodes = new Map<string, number>();
   readonly createdAtMs: number;
   enqueuedAtMs = 0;
   dispatchedAtMs = 0;

@@ -46,6 +46,8 @@ const API_TO_KIND: Record<JobApi, JobKind> = {
 };
 // Remember this many recently ended jobs so chunks racing a cancel are dropped quietly.
 const RECENT_ENDED = 4096;
+// A cancelled job keeps its slot until the node confirms the abort; this long at most.
+const CANCEL_HOLD_MS = 5_000;
 const encoder = new TextEncoder();
 
 /**
@@ -58,6 +60,12 @@ export class Scheduler {
   private readonly byNode = new Map<string, Set<Job>>();
   private readonly links = new Map<string, NodeLink>();
   private readonly recentEnded = new Map<string, string>();
+  /**
+   * Cancelled jobs still running on their node until it confirms the abort. Their slot stays
+   * taken meanwhile: the agent counts the job until its engine request is aborted, so a new job
+   * sent into the freed slot at once would be turned away as "node is full".
+   */
+  private readonly cancelling = new Map<string, { nodeId: string; timer: NodeJS.Timeout }>();
   private readonly clock: () => number;
   private pumping = false;
   private closed = false;
@@ -138,7 +146,11 @@ export class Scheduler {
           : reason === "shutdown"
             ? CancelReason.SHUTDOWN
             : CancelReason.CLIENT_GONE;
-      this.links.get(job.nodeId)?.sendCancel(job.id, wire);
+      const link = this.links.get(job.nodeId);
+      if (link) {
+        link.sendCancel(job.id, wire);
+        this.holdSlot(job.id, job.nodeId);
+      }
     }
     const err =
       reason === "deadline"
@@ -153,6 +165,7 @@ export class Scheduler {
   /** Routes a chunk from a node to its job. */
   handleChunk(nodeId: string, chunk: JobChunk): ChunkVerdict {
     const job = this.jobs.get(chunk.jobId);
+    if (chunk.done && !job) this.freeHeldSlot(chunk.jobId, nodeId);
     if (!job || job.nodeId !== nodeId) {
       if (this.recentEnded.get(chunk.jobId) === nodeId) return "late";
       return job || this.recentEnded.has(chunk.jobId) ? "foreign" : "unknown";
@@ -179,6 +192,9 @@ export class Scheduler {
   /** A node's stream broke, it missed heartbeats, or it is draining with jobs it will not run. */
   nodeLost(nodeId: string): void {
     this.links.delete(nodeId);
+    for (const [jobId, held] of this.cancelling) {
+      if (held.nodeId === nodeId) this.freeHeldSlot(jobId, nodeId, false);
+    }
     const jobs = this.byNode.get(nodeId);
     if (!jobs) return;
     this.byNode.delete(nodeId);
@@ -202,6 +218,8 @@ export class Scheduler {
   shutdown(): void {
     this.closed = true;
     for (const job of [...this.jobs.values()]) this.cancel(job.id, "shutdown");
+    for (const held of this.cancelling.values()) clearTimeout(held.timer);
+    this.cancelling.clear();
   }
 
   /** Tries to place queued jobs; called whenever capacity may have appeared. */
@@ -210,15 +228,19 @@ export class Scheduler {
     this.pumping = true;
     try {
       const canServe = (model: string) => this.hasFreeSlot(model);
-      for (;;) {
-        const job = this.o.queue.pop(canServe);
-        if (!job) break;
-        this.o.metrics.queueWait.observe((this.clock() - job.enqueuedAtMs) / 1000);
-        if (!this.tryDispatch(job, job.spec.strategy)) {
-          // A strategy may decline (e.g. requirements unmet): keep its place and stop for now.
-          this.o.queue.pushFront(job);
-          break;
+      // Jobs no free node will take (every free one already failed them, or the strategy declined):
+      // set aside so they do not block the jobs behind them, then put back at the head in order.
+      const setAside: Job[] = [];
+      try {
+        for (;;) {
+          const job = this.o.queue.pop(canServe);
+          if (!job) break;
+          if (this.tryDispatch(job, job.spec.strategy)) {
+            this.o.metrics.queueWait.observe((this.clock() - job.enqueuedAtMs) / 1000);
+          } else setAside.push(job);
         }
+      } finally {
+        for (let i = setAside.length - 1; i >= 0; i--) this.o.queue.pushFront(setAside[i] as Job);
       }
     } finally {
       this.pumping = false;
@@ -243,7 +265,7 @@ export class Scheduler {
   private tryDispatch(job: Job, strategyName: string | undefined): boolean {
     const candidates: NodeRecord[] = [];
     for (const n of this.o.nodes.serving(job.spec.model)) {
-      if (this.usable(n) && !job.triedNodes.has(n.id)) candidates.push(n);
+      if (this.usable(n) && job.triedNodes.get(n.id) !== n.registeredAtMs) candidates.push(n);
     }
     if (candidates.length === 0) return false;
     const strategy = this.o.strategies.resolve(strategyName);
@@ -261,7 +283,7 @@ export class Scheduler {
     job.nodeId = node.id;
     job.reason = choice.reason;
     job.attempt++;
-    job.triedNodes.add(node.id);
+    job.triedNodes.set(node.id, node.registeredAtMs);
     job.dispatchedAtMs = this.clock();
     node.inFlight++;
     node.totalRequests++;
@@ -294,6 +316,8 @@ export class Scheduler {
     if (!e) return;
     const retryable = e.kind === JobErrorKind.ENGINE_UNAVAILABLE || e.kind === JobErrorKind.REJECTED;
     if (job.state === "dispatched" && retryable) {
+      // A rejection means busy (full, draining), not broken: the node may take the job later.
+      if (e.kind === JobErrorKind.REJECTED && job.nodeId) job.triedNodes.delete(job.nodeId);
       this.release(job, false);
       this.requeueOrFail(job, `node ${job.nodeId} could not run it: ${e.message}`);
       this.pump();
@@ -328,6 +352,27 @@ export class Scheduler {
     job.enqueuedAtMs = this.clock();
     this.o.queue.pushFront(job);
     this.o.metrics.queueDepth.set(this.o.queue.size);
+  }
+
+  /** Keeps a cancelled job's slot taken until its node confirms the abort (or CANCEL_HOLD_MS). */
+  private holdSlot(jobId: string, nodeId: string): void {
+    const node = this.o.nodes.get(nodeId);
+    if (!node) return;
+    // end() releases the job's slot; this extra count is what stays taken.
+    node.inFlight++;
+    const timer = setTimeout(() => this.freeHeldSlot(jobId, nodeId), CANCEL_HOLD_MS);
+    timer.unref();
+    this.cancelling.set(jobId, { nodeId, timer });
+  }
+
+  private freeHeldSlot(jobId: string, nodeId: string, pump = true): void {
+    const held = this.cancelling.get(jobId);
+    if (!held || held.nodeId !== nodeId) return;
+    clearTimeout(held.timer);
+    this.cancelling.delete(jobId);
+    const node = this.o.nodes.get(nodeId);
+    if (node) node.inFlight = Math.max(0, node.inFlight - 1);
+    if (pump) this.pump();
   }
 
   private expire(job: Job): void {

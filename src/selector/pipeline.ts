@@ -63,6 +63,8 @@ export interface Scorer {
 /** Chooses one of the first `n` nodes from their combined scores; -1 means none. */
 export interface Picker {
   readonly name: string;
+  /** False when the picker ignores scores (round robin), so the runner need not zero them. */
+  readonly usesScores?: boolean;
   pick(
     request: SelectionRequest,
     nodes: readonly NodeSnapshot[],
@@ -141,14 +143,23 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
       total = new Float64Array(Math.max(n, total.length * 2));
       part = new Float64Array(total.length);
     }
-    total.fill(0, 0, n);
-    for (const { scorer, weight } of profile.scorers) {
+    const scorers = profile.scorers;
+    if (scorers.length === 0 && profile.picker.usesScores !== false) total.fill(0, 0, n);
+    for (let k = 0; k < scorers.length; k++) {
+      const { scorer, weight } = scorers[k] as WeightedScorer;
       const t0 = observe ? performance.now() : 0;
       scorer.score(request, nodes, n, part);
-      for (let i = 0; i < n; i++) {
-        const v = part[i] as number;
-        // Clamp to 0..1 here, once, so no plugin can dominate a sum by misbehaving; NaN → 0.
-        total[i] = (total[i] as number) + weight * (v >= 0 ? Math.min(v, 1) : 0);
+      // Clamp to 0..1 here, once, so no plugin can dominate a sum by misbehaving; NaN → 0.
+      if (k === 0) {
+        for (let i = 0; i < n; i++) {
+          const v = part[i] as number;
+          total[i] = weight * (v >= 0 ? Math.min(v, 1) : 0);
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const v = part[i] as number;
+          total[i] = (total[i] as number) + weight * (v >= 0 ? Math.min(v, 1) : 0);
+        }
       }
       if (observe) observe("score", scorer.name, (performance.now() - t0) / 1000);
     }

@@ -39,7 +39,7 @@ export async function startCluster(o: {
       port: 0,
       host: "127.0.0.1",
       db: ":memory:",
-      heartbeatSecs: o.heartbeatSecs ?? 0.2,
+      heartbeatSecs: o.heartbeatSecs ?? 0.5,
       apiKeys: [apiKey],
       nodeTokens: [nodeToken],
       ...o.flags,
@@ -73,7 +73,7 @@ export async function startCluster(o: {
       nodeToken,
       nodes: o.nodes,
       timeScale: o.timeScale ?? 20,
-      heartbeatSecs: o.heartbeatSecs ?? 0.2,
+      heartbeatSecs: o.heartbeatSecs ?? 0.5,
       stdio: process.env.TEST_LOG_LEVEL ? "inherit" : "ignore",
       logLevel: process.env.TEST_LOG_LEVEL ?? "warn",
     });

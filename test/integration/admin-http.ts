@@ -41,7 +41,11 @@ export function httpClient(baseUrl: string, seen?: (r: Reply, path: string) => v
 }
 
 /** Logs in and returns the JWT. */
-export async function login(call: ReturnType<typeof httpClient>, username: string, password: string): Promise<string> {
+export async function login(
+  call: ReturnType<typeof httpClient>,
+  username: string,
+  password: string,
+): Promise<string> {
   const r = await call("POST", "/v0/auth/login", { body: { username, password } });
   if (r.status !== 200) throw new Error(`login as ${username} failed: ${r.status} ${r.text}`);
   return r.json.token as string;

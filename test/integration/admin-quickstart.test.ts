@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,23 @@ import { type Cluster, startCluster } from "../helpers/cluster.js";
 
 // Debian's Python, which has python3-httpx (the python3 on PATH may be a bare pyenv build).
 const PYTHON = "/usr/bin/python3";
+
+/** Runs a program without blocking the event loop: the control plane under test lives in this process. */
+function run(
+  file: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }> {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { encoding: "utf8", timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({
+        code: child.exitCode,
+        stdout,
+        stderr,
+        ...(err && child.exitCode === null ? { error: err } : {}),
+      }),
+    );
+  });
+}
 let c: Cluster;
 const dir = mkdtempSync(join(tmpdir(), "llmlb-quickstart-"));
 
@@ -17,6 +34,7 @@ beforeAll(async () => {
       { id: "node-2", profile: "rtx3090", model: "llama-3.2-1b", instant: true, seed: 2 },
     ],
     flags: { adminUser: "admin", adminPassword: "test" },
+    heartbeatSecs: 1,
   });
   await c.waitFor(
     () => ["node-1", "node-2"].every((id) => c.cp.nodes.get(id)?.gpuUsagePercent !== undefined),
@@ -119,13 +137,14 @@ except Stop:
 `;
 
 describe("seed-001 quickstart", () => {
-  it("runs the Python httpx examples: chat, a 30-request load test, and node monitoring with a JWT", () => {
+  it("runs the Python httpx examples: chat, a 30-request load test, and node monitoring with a JWT", async () => {
     const script = join(dir, "quickstart.py");
     writeFileSync(script, QUICKSTART);
-    const r = spawnSync(PYTHON, [script, c.url, c.apiKey], { encoding: "utf8", timeout: 60_000 });
-    if (r.error) throw new Error(`${PYTHON} is required (Debian python3 + python3-httpx): ${r.error.message}`);
+    const r = await run(PYTHON, [script, c.url, c.apiKey]);
+    if (r.error)
+      throw new Error(`${PYTHON} is required (Debian python3 + python3-httpx): ${r.error.message}`);
     expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
+    expect(r.code).toBe(0);
     const lines = r.stdout.split("\n");
     expect(lines[0]?.length).toBeGreaterThan(0);
     expect(r.stdout).toContain("Success: 30/30");
@@ -134,15 +153,18 @@ describe("seed-001 quickstart", () => {
     expect(r.stdout).toMatch(/^node-2: GPU=\d+\.\d%, VRAM=\d+\.\d%, Active=\d+$/m);
   });
 
-  it("runs the curl examples: /v0/nodes with a JWT and /metrics | grep llmlb_node", () => {
-    const sh = (cmd: string) => spawnSync("bash", ["-c", cmd], { encoding: "utf8", timeout: 30_000 });
+  it("runs the curl examples: /v0/nodes with a JWT and /metrics | grep llmlb_node", async () => {
+    const sh = (cmd: string) => run("bash", ["-c", cmd]);
     const token = JSON.parse(
-      sh(`curl -s -X POST ${c.url}/v0/auth/login -H "Content-Type: application/json" -d '{"username":"admin","password":"test"}'`)
-        .stdout,
+      (
+        await sh(
+          `curl -s -X POST ${c.url}/v0/auth/login -H "Content-Type: application/json" -d '{"username":"admin","password":"test"}'`,
+        )
+      ).stdout,
     ).token;
-    const nodes = sh(`curl -s -X GET ${c.url}/v0/nodes -H "Authorization: Bearer ${token}"`);
+    const nodes = await sh(`curl -s -X GET ${c.url}/v0/nodes -H "Authorization: Bearer ${token}"`);
     expect(JSON.parse(nodes.stdout).nodes.map((n: { id: string }) => n.id)).toEqual(["node-1", "node-2"]);
-    const metrics = sh(`curl -s ${c.url}/metrics | grep llmlb_node`);
+    const metrics = await sh(`curl -s ${c.url}/metrics | grep llmlb_node`);
     expect(metrics.stdout).toMatch(/^llmlb_node_gpu_usage\{node_id="node-1"\} /m);
     expect(metrics.stdout).toMatch(/^llmlb_node_selections_total\{node_id="node-\d",reason="\w+"\} \d+/m);
   });

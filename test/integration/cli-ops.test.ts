@@ -8,10 +8,17 @@ let c: Cluster;
 
 beforeAll(async () => {
   c = await startCluster({
-    nodes: [{ id: "c-node", profile: "rtx4090", model: "llama-3.1-8b", instant: true, costPerHour: 0.35, seed: 1 }],
+    nodes: [
+      { id: "c-node", profile: "rtx4090", model: "llama-3.1-8b", instant: true, costPerHour: 0.35, seed: 1 },
+    ],
     flags: { adminUser: "admin", adminPassword: "test" },
+    heartbeatSecs: 1,
   });
-  await c.openai.chat.completions.create({ model: "llama-3.1-8b", messages: [{ role: "user", content: "hi" }], max_tokens: 4 });
+  await c.openai.chat.completions.create({
+    model: "llama-3.1-8b",
+    messages: [{ role: "user", content: "hi" }],
+    max_tokens: 4,
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -26,7 +33,12 @@ interface Run {
 
 /** Runs `llmlb ARGS` as an operator would, against the cluster unless env says otherwise. */
 function llmlb(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const merged: Record<string, string | undefined> = { ...process.env, LLMLB_SERVER: c.url, LLMLB_API_KEY: c.apiKey, ...env };
+  const merged: Record<string, string | undefined> = {
+    ...process.env,
+    LLMLB_SERVER: c.url,
+    LLMLB_API_KEY: c.apiKey,
+    ...env,
+  };
   // An undefined value would reach the child as the string "undefined".
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   return new Promise((resolve) => {
@@ -47,7 +59,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe("operator CLI against a running control plane", () => {
+// Each command is a fresh Node process (≈1 s to start): allow for a loaded machine.
+describe("operator CLI against a running control plane", { timeout: 90_000 }, () => {
   it("shows nodes, loads and the strategy as tables and as JSON", async () => {
     const [nodes, nodesJson, load, loadOne, strategy] = await Promise.all([
       llmlb(["nodes"]),
@@ -68,7 +81,11 @@ describe("operator CLI against a running control plane", () => {
     expect(load.stdout).toContain("Tracked Instances: 1");
     expect(load.stdout).toMatch(/INSTANCE\s+PROVIDER\s+ACTIVE\s+TOTAL\s+AVG RT\s+WEIGHT/);
     expect(load.stdout).toMatch(/c-node\s+llmlb\s+0\s+1\s+\d+ms\s+1\.80/);
-    expect(JSON.parse(loadOne.stdout)).toMatchObject({ instance_id: "c-node", provider: "llmlb", weight: 1.8 });
+    expect(JSON.parse(loadOne.stdout)).toMatchObject({
+      instance_id: "c-node",
+      provider: "llmlb",
+      weight: 1.8,
+    });
 
     expect(strategy.stdout).toBe("Load balancing strategy: metrics\n");
     const set = await llmlb(["lb-strategy", "least_connections"]);
@@ -77,7 +94,9 @@ describe("operator CLI against a running control plane", () => {
     expect(c.cp.strategies.current).toBe("least_connections");
     const bad = await llmlb(["lb-strategy", "fastest"]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^llmlb: request failed \(400\): Unknown strategy "fastest"; valid: .*round_robin/);
+    expect(bad.stderr).toMatch(
+      /^llmlb: request failed \(400\): Unknown strategy "fastest"; valid: .*round_robin/,
+    );
     c.cp.strategies.set("metrics");
   });
 
@@ -88,7 +107,9 @@ describe("operator CLI against a running control plane", () => {
     expect(key).toMatch(/^sk-/);
     expect(api_key).toMatchObject({ name: "ci", rpm_limit: 5, scopes: ["inference"] });
     const human = await llmlb(["keys", "create", "--name", "ops", "--scopes", "inference,admin"]);
-    expect(human.stdout).toMatch(/^Created API key \S+ \(ops\), scopes: inference,admin\nKey \(shown once, store it now\): sk-\S+\n$/);
+    expect(human.stdout).toMatch(
+      /^Created API key \S+ \(ops\), scopes: inference,admin\nKey \(shown once, store it now\): sk-\S+\n$/,
+    );
 
     const [list, tokenCreate, userCreate] = await Promise.all([
       llmlb(["keys", "list"]),
@@ -107,7 +128,9 @@ describe("operator CLI against a running control plane", () => {
       llmlb(["users", "list"]),
     ]);
     expect(revoke.stdout).toBe(`Revoked API key ${api_key.id} (ci).\n`);
-    expect((await fetch(`${c.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+    expect((await fetch(`${c.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(
+      401,
+    );
     expect(tokenList.stdout).toMatch(/rack-1\s+nt-\w{8}\s.*active/);
     expect(tokenList.stdout).toMatch(/static/);
     expect(userList.stdout).toMatch(/carol\s+user\s+active/);
@@ -145,7 +168,9 @@ describe("operator CLI against a running control plane", () => {
     expect(missing.stderr).toMatch(/^llmlb: not found \(404\): No such instance/);
     expect(revokeMissing.code).toBe(4);
     expect(unreachable.code).toBe(5);
-    expect(unreachable.stderr).toContain(`cannot reach llmlb at http://127.0.0.1:${port}: connection refused`);
+    expect(unreachable.stderr).toContain(
+      `cannot reach llmlb at http://127.0.0.1:${port}: connection refused`,
+    );
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain("no API key");
     for (const r of [wrongKey, scope, missing, unreachable, noKey]) {

@@ -513,7 +513,9 @@ describe("a Python grpcio client built from dispatch.proto alone", () => {
     if (!existsSync(plugin)) throw new Error(`${plugin} is missing; ${hint}`);
     const out = mkdtempSync(join(tmpdir(), "llmlb-py-"));
     try {
-      await run("protoc", [
+      // Debian's protoc 3.21 (protobuf-compiler): older ones reject proto3 `optional`.
+      const protoc = existsSync("/usr/bin/protoc") ? "/usr/bin/protoc" : "protoc";
+      await run(protoc, [
         "-I",
         "proto",
         `--python_out=${out}`,

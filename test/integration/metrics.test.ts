@@ -14,11 +14,16 @@ beforeAll(async () => {
       { id: "m-4090", profile: "rtx4090", model: "llama-3.1-8b", instant: true, seed: 1 },
       { id: "m-3080", profile: "rtx3080", model: "llama-3.2-1b", instant: true, seed: 2 },
     ],
+    heartbeatSecs: 1,
     // A short grace so that "gone for good" happens within the test.
     flags: { offlineGraceSecs: 0.3 },
   });
   for (const model of ["llama-3.1-8b", "llama-3.2-1b"]) {
-    await c.openai.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }], max_tokens: 4 });
+    await c.openai.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 4,
+    });
   }
   const s = await c.openai.chat.completions.create({
     model: "llama-3.1-8b",
@@ -45,12 +50,18 @@ function promtool(args: string[], input?: string) {
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** Metric family names in a Prometheus text exposition. */
+/** Metric names in a Prometheus text exposition: sampled ones, and declared ones (a labelled counter has no sample until first use). */
 function families(text: string): Set<string> {
   const names = new Set<string>();
   for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{|\s)/.exec(line);
-    if (m?.[1]) names.add(m[1]);
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{|\s)/.exec(line);
+    if (sample?.[1]) names.add(sample[1]);
+    const declared = /^# TYPE (\S+) (\w+)/.exec(line);
+    if (declared?.[1]) {
+      names.add(declared[1]);
+      if (declared[2] === "histogram")
+        for (const s of ["_bucket", "_sum", "_count"]) names.add(declared[1] + s);
+    }
   }
   return names;
 }
@@ -78,7 +89,7 @@ describe("Prometheus metrics", () => {
       "llmlb_node_up",
       "llmlb_nodes_online",
     ]) {
-      expect(families(text), name).toContain(name);
+      expect(text, name).toMatch(new RegExp(`^${name}(\\{|\\s)`, "m"));
     }
     const check = promtool(["check", "metrics"], text);
     expect(check.out).toBe("");
@@ -99,7 +110,9 @@ describe("Prometheus metrics", () => {
     const alerts = readFileSync(`${DEPLOY}prometheus/alerts.yml`, "utf8");
     const dashboard = JSON.parse(readFileSync(`${DEPLOY}grafana/llmlb-dashboard.json`, "utf8"));
     expect(dashboard.panels.length).toBeGreaterThan(10);
-    const exprs: string[] = dashboard.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr));
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets?: { expr: string }[] }) =>
+      (p.targets ?? []).map((t) => t.expr),
+    );
     const used = new Set([...`${alerts}\n${exprs.join("\n")}`.matchAll(/\bllmlb_[a-z_]+/g)].map((m) => m[0]));
     expect(used.size).toBeGreaterThan(10);
     for (const name of used) expect(exposed, `${name} is used but not exposed`).toContain(name);
@@ -123,8 +136,12 @@ describe("/metrics behind a key (LLMLB_METRICS_REQUIRE_KEY)", () => {
     const locked = await startCluster({ nodes: [], flags: { metricsRequireKey: true } });
     try {
       expect((await fetch(`${locked.url}/metrics`)).status).toBe(401);
-      expect((await fetch(`${locked.url}/metrics`, { headers: { authorization: "Bearer sk-wrong" } })).status).toBe(401);
-      const ok = await fetch(`${locked.url}/metrics`, { headers: { authorization: `Bearer ${locked.apiKey}` } });
+      expect(
+        (await fetch(`${locked.url}/metrics`, { headers: { authorization: "Bearer sk-wrong" } })).status,
+      ).toBe(401);
+      const ok = await fetch(`${locked.url}/metrics`, {
+        headers: { authorization: `Bearer ${locked.apiKey}` },
+      });
       expect(ok.status).toBe(200);
       expect(await ok.text()).toContain("llmlb_nodes_online 0");
       expect((await fetch(`${locked.url}/healthz`)).status).toBe(200);

@@ -22,7 +22,12 @@ afterAll(async () => {
 });
 
 const chat = (maxTokens: number) =>
-  ({ model: MODEL, messages: [{ role: "user", content: "Count to a hundred" }], max_tokens: maxTokens, ignore_eos: true }) as ChatCompletionCreateParamsNonStreaming;
+  ({
+    model: MODEL,
+    messages: [{ role: "user", content: "Count to a hundred" }],
+    max_tokens: maxTokens,
+    ignore_eos: true,
+  }) as ChatCompletionCreateParamsNonStreaming;
 
 describe("fair queue across users (real agent + sim)", () => {
   it("serves a light user's request within about one job while a heavy user's backlog waits", async () => {

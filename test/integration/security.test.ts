@@ -14,8 +14,8 @@ import {
   startSimProcess,
   stopProcess,
 } from "../../src/fleet/launcher.js";
-import { type ControlPlane, createControlPlane } from "../../src/server/control-plane.js";
 import { setupAuth } from "../../src/server/auth-setup.js";
+import { type ControlPlane, createControlPlane } from "../../src/server/control-plane.js";
 import { httpClient, login, type Reply } from "./admin-http.js";
 
 // The control plane is built here rather than with startCluster: the test needs a file database it
@@ -48,7 +48,7 @@ beforeAll(async () => {
       port: 0,
       host: "127.0.0.1",
       db: join(dir, "llmlb.db"),
-      heartbeatSecs: 0.2,
+      heartbeatSecs: 1,
       apiKeys: [STATIC_KEY],
       nodeTokens: [NODE_TOKEN],
       adminUser: "admin",
@@ -68,7 +68,7 @@ beforeAll(async () => {
     nodeToken: NODE_TOKEN,
     nodes: [{ id: "s1", profile: "rtx4090", model: MODEL, instant: true, seed: 1 }],
     timeScale: 20,
-    heartbeatSecs: 0.2,
+    heartbeatSecs: 1,
   });
   await waitFor(() => cp.nodes.get("s1")?.state === "online", 20_000);
   call = httpClient(url, (reply, path) => replies.push({ path, reply }));
@@ -109,7 +109,9 @@ const chat = (key: string, maxTokens = 8) =>
 describe("login", () => {
   it("answers a wrong password exactly like an unknown user", async () => {
     const wrong = await call("POST", "/v0/auth/login", { body: { username: "admin", password: "nope" } });
-    const unknown = await call("POST", "/v0/auth/login", { body: { username: "nobody-here", password: "nope" } });
+    const unknown = await call("POST", "/v0/auth/login", {
+      body: { username: "nobody-here", password: "nope" },
+    });
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.json).toEqual(unknown.json);
@@ -120,7 +122,9 @@ describe("login", () => {
     const bobPw = `bob-${randomBytes(6).toString("hex")}`;
     passwords.add(bobPw);
     secrets.add(bobPw);
-    expect((await call("POST", "/v0/users", { token: jwt, body: { username: "bob", password: bobPw } })).status).toBe(201);
+    expect(
+      (await call("POST", "/v0/users", { token: jwt, body: { username: "bob", password: bobPw } })).status,
+    ).toBe(201);
     for (const username of ["bob", "ghost"]) {
       for (let i = 0; i < 5; i++) {
         const r = await call("POST", "/v0/auth/login", { body: { username, password: `guess-${i}` } });
@@ -132,9 +136,13 @@ describe("login", () => {
       expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     }
     // While blocked, even the right password is refused (the guesser learns nothing).
-    expect((await call("POST", "/v0/auth/login", { body: { username: "bob", password: bobPw } })).status).toBe(429);
+    expect(
+      (await call("POST", "/v0/auth/login", { body: { username: "bob", password: bobPw } })).status,
+    ).toBe(429);
     // Other users are unaffected.
-    expect((await call("POST", "/v0/auth/login", { body: { username: "admin", password: ADMIN_PW } })).status).toBe(200);
+    expect(
+      (await call("POST", "/v0/auth/login", { body: { username: "admin", password: ADMIN_PW } })).status,
+    ).toBe(200);
   });
 });
 
@@ -212,7 +220,10 @@ describe("keys and scopes", () => {
     for (const [method, path, body] of adminRoutes) {
       const anon = await call(method, path, body === undefined ? {} : { body });
       expect(anon.status, `${method} ${path} without a key`).toBe(401);
-      const wrong = await call(method, path, { token: "sk-not-a-real-key", ...(body === undefined ? {} : { body }) });
+      const wrong = await call(method, path, {
+        token: "sk-not-a-real-key",
+        ...(body === undefined ? {} : { body }),
+      });
       expect(wrong.status, `${method} ${path} with a bad key`).toBe(401);
       const inf = await call(method, path, { token: inferenceKey, ...(body === undefined ? {} : { body }) });
       expect(inf.status, `${method} ${path} with an inference key`).toBe(403);
@@ -221,7 +232,8 @@ describe("keys and scopes", () => {
     for (const path of ["/v1/models", "/v0/auth/me"]) expect((await call("GET", path)).status).toBe(401);
     const anonChat = { model: MODEL, messages: [{ role: "user", content: "hi" }] };
     expect((await call("POST", "/v1/chat/completions", { body: anonChat })).status).toBe(401);
-    for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await call("GET", path)).status).toBe(200);
+    for (const path of ["/healthz", "/readyz", "/metrics"])
+      expect((await call("GET", path)).status).toBe(200);
     expect(cp.strategies.current).toBe("metrics");
     expect(cp.nodes.get("s1")?.state).toBe("online");
   });
@@ -249,7 +261,9 @@ describe("keys and scopes", () => {
 
   it("keeps key creation and revocation consistent under concurrent HTTP requests", async () => {
     const created = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => call("POST", "/v0/api-keys", { token: jwt, body: { name: `burst-${i}` } })),
+      Array.from({ length: 30 }, (_, i) =>
+        call("POST", "/v0/api-keys", { token: jwt, body: { name: `burst-${i}` } }),
+      ),
     );
     expect(created.every((r) => r.status === 201)).toBe(true);
     for (const r of created) secrets.add(r.json.key);
@@ -276,7 +290,13 @@ describe("keys and scopes", () => {
 
 describe("hostile input", () => {
   it("answers SQL-looking and path-traversal ids with a clean 404 or 400", async () => {
-    const ids = ["..%2F..%2Fetc%2Fpasswd", "..%2F..%2Fetc", encodeURIComponent("' OR 1=1 --"), encodeURIComponent("1; DROP TABLE users"), "%00"];
+    const ids = [
+      "..%2F..%2Fetc%2Fpasswd",
+      "..%2F..%2Fetc",
+      encodeURIComponent("' OR 1=1 --"),
+      encodeURIComponent("1; DROP TABLE users"),
+      "%00",
+    ];
     for (const id of ids) {
       for (const [method, base] of [
         ["GET", "/v0/nodes/"],
@@ -295,15 +315,25 @@ describe("hostile input", () => {
     const long = await call("GET", `/v0/nodes/${"x".repeat(300)}`, { token: jwt });
     expect([400, 414]).toContain(long.status);
     expect(long.json.error.message).not.toMatch(/ at /);
-    const q = await call("GET", `/api/v1/loadbalancer/load?instance_id=${encodeURIComponent("' OR 1=1 --")}`, { token: jwt });
+    const q = await call(
+      "GET",
+      `/api/v1/loadbalancer/load?instance_id=${encodeURIComponent("' OR 1=1 --")}`,
+      { token: jwt },
+    );
     expect(q.status).toBe(404);
     // A hostile username is stored verbatim and harms nothing.
     const evil = "'; DROP TABLE users; --";
-    const u = await call("POST", "/v0/users", { token: jwt, body: { username: evil, password: "pw-evil-1" } });
+    const u = await call("POST", "/v0/users", {
+      token: jwt,
+      body: { username: evil, password: "pw-evil-1" },
+    });
     expect(u.status).toBe(201);
     const list = await call("GET", "/v0/users", { token: jwt });
     expect(list.json.users.map((x: { username: string }) => x.username)).toContain(evil);
-    expect((await call("POST", "/v0/auth/login", { body: { username: "' OR 1=1 --", password: "' OR 1=1 --" } })).status).toBe(401);
+    expect(
+      (await call("POST", "/v0/auth/login", { body: { username: "' OR 1=1 --", password: "' OR 1=1 --" } }))
+        .status,
+    ).toBe(401);
   });
 
   it("refuses oversized and malformed bodies with 413 / 400, and checks credentials before reading a body", async () => {
@@ -312,14 +342,25 @@ describe("hostile input", () => {
     const bigUser = JSON.stringify({ username: "y", password: "x".repeat(100_000) });
     expect((await call("POST", "/v0/users", { token: jwt, rawBody: bigUser })).status).toBe(413);
     expect((await call("POST", "/v0/users", { rawBody: bigUser })).status).toBe(401);
-    const huge = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "x".repeat(5 * 1024 * 1024) }] });
-    expect((await call("POST", "/v1/chat/completions", { token: inferenceKey, rawBody: huge })).status).toBe(413);
+    const huge = JSON.stringify({
+      model: MODEL,
+      messages: [{ role: "user", content: "x".repeat(5 * 1024 * 1024) }],
+    });
+    expect((await call("POST", "/v1/chat/completions", { token: inferenceKey, rawBody: huge })).status).toBe(
+      413,
+    );
     const malformed = await call("POST", "/v0/api-keys", { token: jwt, rawBody: "{not json" });
     expect(malformed.status).toBe(400);
-    const wrongType = await call("POST", "/v0/api-keys", { token: jwt, body: { name: "x", rpm_limit: "10" } });
+    const wrongType = await call("POST", "/v0/api-keys", {
+      token: jwt,
+      body: { name: "x", rpm_limit: "10" },
+    });
     expect(wrongType.status).toBe(400);
     // Unknown fields are refused rather than silently dropped.
-    const extra = await call("POST", "/v0/users", { token: jwt, body: { username: "z", password: "p", is_root: true } });
+    const extra = await call("POST", "/v0/users", {
+      token: jwt,
+      body: { username: "z", password: "p", is_root: true },
+    });
     expect(extra.status).toBe(400);
     const typo = await call("PATCH", `/v0/users/${adminId}`, { token: jwt, body: { disabeld: true } });
     expect(typo.status).toBe(400);
@@ -337,7 +378,7 @@ describe("node tokens", () => {
       serverUrl: url,
       nodeToken: created.json.token,
       nodes: [],
-      heartbeatSecs: 0.2,
+      heartbeatSecs: 1,
     });
     extraProcs.push(agent);
     await waitFor(() => cp.nodes.get("rev")?.state === "online", 20_000);
@@ -360,7 +401,10 @@ describe("nothing leaks", () => {
     for (const { path, reply } of replies) {
       for (const s of secrets) {
         if (!reply.text.includes(s)) continue;
-        const isCreate = reply.json?.key === s || reply.json?.token === s || (path === "/v0/auth/login" && reply.json?.token === s);
+        const isCreate =
+          reply.json?.key === s ||
+          reply.json?.token === s ||
+          (path === "/v0/auth/login" && reply.json?.token === s);
         expect(isCreate && !passwords.has(s), `${path} leaked a secret`).toBe(true);
       }
       expect(reply.text).not.toMatch(/\$argon2|password_hash|"hash"|\n\s+at |node_modules|\.ts:\d+/);
@@ -384,6 +428,7 @@ describe("nothing leaks", () => {
     const stored = [...secrets].filter((s) => /^(sk|nt)-[A-Za-z0-9]{43}$/.test(s));
     expect(stored.length).toBeGreaterThan(30);
     expect(stored.some((s) => bytes.includes(Buffer.from(s.slice(0, 11))))).toBe(true);
-    for (const s of secrets) expect(bytes.includes(Buffer.from(s)), "a secret is in the database file").toBe(false);
+    for (const s of secrets)
+      expect(bytes.includes(Buffer.from(s)), "a secret is in the database file").toBe(false);
   });
 });

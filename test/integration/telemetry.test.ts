@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { NodeDetailJson, NodeJson } from "../../src/http/admin/node-json.js";
 import { spawnLlmlb, stopProcess } from "../../src/fleet/launcher.js";
+import type { NodeDetailJson, NodeJson } from "../../src/http/admin/node-json.js";
 import { type Cluster, startCluster } from "../helpers/cluster.js";
 import { type FixtureEngine, startFixtureEngine } from "../helpers/fixture-engine.js";
 
@@ -28,9 +28,28 @@ const VLLM = { running: 0, waiting: 0, kv: 0.0011764705882353343, prefix: 80 / 2
 
 // A canned streamed answer so a dispatched job can finish against the stand-in engine.
 const SSE = [
-  { id: "c1", object: "chat.completion.chunk", created: 1, model: MODEL, choices: [{ index: 0, delta: { role: "assistant", content: "hi" }, finish_reason: null }] },
-  { id: "c1", object: "chat.completion.chunk", created: 1, model: MODEL, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] },
-  { id: "c1", object: "chat.completion.chunk", created: 1, model: MODEL, choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } },
+  {
+    id: "c1",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: MODEL,
+    choices: [{ index: 0, delta: { role: "assistant", content: "hi" }, finish_reason: null }],
+  },
+  {
+    id: "c1",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: MODEL,
+    choices: [{ index: 0, delta: {}, finish_reason: "stop" }],
+  },
+  {
+    id: "c1",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: MODEL,
+    choices: [],
+    usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+  },
 ]
   .map((c) => `data: ${JSON.stringify(c)}\n\n`)
   .join("")
@@ -56,8 +75,29 @@ const dirs: string[] = [];
 const procs: ChildProcess[] = [];
 
 function startAgent(c: Cluster, o: AgentOpts): ChildProcess {
-  const args = ["agent", "--server", c.url, "--engine", "vllm", "--engine-url", o.engineUrl, "--node-id", o.id, "--gpu", "nvidia"];
-  args.push("--nvidia-smi", o.nvidiaSmi ?? FAKE_SMI, "--region", "eu-west", "--tier", "gold", "--cost-per-hour", "2.5");
+  const args = [
+    "agent",
+    "--server",
+    c.url,
+    "--engine",
+    "vllm",
+    "--engine-url",
+    o.engineUrl,
+    "--node-id",
+    o.id,
+    "--gpu",
+    "nvidia",
+  ];
+  args.push(
+    "--nvidia-smi",
+    o.nvidiaSmi ?? FAKE_SMI,
+    "--region",
+    "eu-west",
+    "--tier",
+    "gold",
+    "--cost-per-hour",
+    "2.5",
+  );
   const p = spawnLlmlb(
     args,
     {
@@ -80,13 +120,21 @@ async function nodesJson(c: Cluster): Promise<NodeJson[]> {
 }
 
 async function nodeJson(c: Cluster, id: string): Promise<NodeDetailJson> {
-  const r = await fetch(`${c.url}/v0/nodes/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${c.apiKey}` } });
+  const r = await fetch(`${c.url}/v0/nodes/${encodeURIComponent(id)}`, {
+    headers: { authorization: `Bearer ${c.apiKey}` },
+  });
   expect(r.status).toBe(200);
   return (await r.json()) as NodeDetailJson;
 }
 
 /** Polls `GET /v0/nodes/{id}` until `pred` holds; returns that answer. */
-async function pollNode(c: Cluster, id: string, pred: (n: NodeDetailJson) => boolean, what: string, timeoutMs = 15_000): Promise<NodeDetailJson> {
+async function pollNode(
+  c: Cluster,
+  id: string,
+  pred: (n: NodeDetailJson) => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<NodeDetailJson> {
   const deadline = Date.now() + timeoutMs;
   let last: NodeDetailJson | undefined;
   while (Date.now() < deadline) {
@@ -135,7 +183,9 @@ describe("agent telemetry end to end (real agent, stand-in nvidia-smi and vLLM)"
     await c?.stop();
   });
 
-  it("shows the H100 facts, the scenario's live figures and the engine's signals within two heartbeats", { timeout: TEST_MS }, async () => {
+  it("shows the H100 facts, the scenario's live figures and the engine's signals within two heartbeats", {
+    timeout: TEST_MS,
+  }, async () => {
     startAgent(c, { id: "h100-a", engineUrl: engine.url });
     await c.waitOnline(["h100-a"], ONLINE_MS);
     const rec = c.cp.nodes.get("h100-a");
@@ -157,7 +207,13 @@ describe("agent telemetry end to end (real agent, stand-in nvidia-smi and vLLM)"
     expect(n.gpu_usage).toBe(H100.utilization);
     expect(n.vram_usage).toBe(Math.round((H100.vramUsedMib / H100.vramTotalMib) * 1000) / 10);
     expect(n.kv_cache_usage).toBe(VLLM.kv);
-    expect(n.engine).toMatchObject({ kind: "vllm", version: "0.10.2", healthy: true, running_requests: VLLM.running, waiting_requests: VLLM.waiting });
+    expect(n.engine).toMatchObject({
+      kind: "vllm",
+      version: "0.10.2",
+      healthy: true,
+      running_requests: VLLM.running,
+      waiting_requests: VLLM.waiting,
+    });
     expect(n.engine.prefix_cache_hit_rate).toBeCloseTo(VLLM.prefix, 12);
     expect(n.gpus).toEqual([
       {
@@ -179,12 +235,18 @@ describe("agent telemetry end to end (real agent, stand-in nvidia-smi and vLLM)"
     expect(n.hostname).not.toBeNull();
     expect(n.host_memory_percent).not.toBeNull();
     // The history endpoint keeps at most 10 points (seed 000).
-    await c.waitFor(() => (rec?.history.length ?? 0) >= 10 && (rec?.lastSeenMs ?? 0) > 0, 15_000, "ten heartbeats");
+    await c.waitFor(
+      () => (rec?.history.length ?? 0) >= 10 && (rec?.lastSeenMs ?? 0) > 0,
+      15_000,
+      "ten heartbeats",
+    );
     await new Promise((r) => setTimeout(r, 600));
     expect((await nodeJson(c, "h100-a")).history.length).toBe(10);
   });
 
-  it("an engine that goes unhealthy takes no new jobs, and takes them again once it recovers", { timeout: TEST_MS }, async () => {
+  it("an engine that goes unhealthy takes no new jobs, and takes them again once it recovers", {
+    timeout: TEST_MS,
+  }, async () => {
     startAgent(c, { id: "h100-b", engineUrl: engine.url });
     await c.waitOnline(["h100-b"], ONLINE_MS);
     await pollNode(c, "h100-b", (n) => n.engine.healthy === true, "engine healthy");
@@ -236,7 +298,9 @@ describe("agent telemetry end to end (real agent, stand-in nvidia-smi and vLLM)"
     }
   });
 
-  it("a hung nvidia-smi is bounded: GPU figures go missing (not zero), the node keeps serving, no tool process is left", { timeout: TEST_MS }, async () => {
+  it("a hung nvidia-smi is bounded: GPU figures go missing (not zero), the node keeps serving, no tool process is left", {
+    timeout: TEST_MS,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "llmlb-telemetry-"));
     dirs.push(dir);
     const log = join(dir, "smi.log");
@@ -246,10 +310,23 @@ describe("agent telemetry end to end (real agent, stand-in nvidia-smi and vLLM)"
       env: { FAKE_NVIDIA_SMI_MODE: "hang", FAKE_NVIDIA_SMI_FAULT_AFTER: "3", FAKE_NVIDIA_SMI_LOG: log },
     });
     await c.waitOnline(["h100-hang"], ONLINE_MS);
-    const hung = await pollNode(c, "h100-hang", (n) => n.gpu_usage === null, "GPU figures dropped while hung");
+    // Figures first (the first 3 rows), then the silence: before any heartbeat they are null anyway.
+    await pollNode(c, "h100-hang", (n) => n.gpu_usage === H100.utilization, "GPU figures before the hang");
+    const hung = await pollNode(
+      c,
+      "h100-hang",
+      (n) => n.gpu_usage === null,
+      "GPU figures dropped while hung",
+    );
     expect(hung.state).toBe("online");
     expect(hung.vram_usage).toBeNull();
-    expect(hung.gpus[0]).toMatchObject({ name: H100.name, uuid: H100.uuid, utilization_percent: null, vram_used_mib: null, power_watts: null });
+    expect(hung.gpus[0]).toMatchObject({
+      name: H100.name,
+      uuid: H100.uuid,
+      utilization_percent: null,
+      vram_used_mib: null,
+      power_watts: null,
+    });
     expect(hung.kv_cache_usage).toBe(VLLM.kv); // the engine side is untouched
     const r = await chat(c);
     expect(r.status).toBe(200);
@@ -260,10 +337,16 @@ describe("agent telemetry end to end (real agent, stand-in nvidia-smi and vLLM)"
     await c.waitFor(() => pids.every((p) => !isAlive(p)), 5_000, "no nvidia-smi left running");
   });
 
-  it("nvidia-smi printing garbage: lines are ignored, the figures stay right", { timeout: TEST_MS }, async () => {
+  it("nvidia-smi printing garbage: lines are ignored, the figures stay right", {
+    timeout: TEST_MS,
+  }, async () => {
     startAgent(c, { id: "h100-garbage", engineUrl: engine.url, env: { FAKE_NVIDIA_SMI_MODE: "garbage" } });
     await c.waitOnline(["h100-garbage"], ONLINE_MS);
-    await c.waitFor(() => (c.cp.nodes.get("h100-garbage")?.history.length ?? 0) >= 3, 10_000, "three heartbeats");
+    await c.waitFor(
+      () => (c.cp.nodes.get("h100-garbage")?.history.length ?? 0) >= 3,
+      10_000,
+      "three heartbeats",
+    );
     const n = await nodeJson(c, "h100-garbage");
     expect(n.gpu_usage).toBe(H100.utilization);
     expect(n.gpus[0]?.vram_used_mib).toBe(H100.vramUsedMib);
@@ -271,7 +354,9 @@ describe("agent telemetry end to end (real agent, stand-in nvidia-smi and vLLM)"
     expect((await chat(c)).status).toBe(200);
   });
 
-  it("no GPU tool: registration says source none with the reason, and no GPU figures", { timeout: TEST_MS }, async () => {
+  it("no GPU tool: registration says source none with the reason, and no GPU figures", {
+    timeout: TEST_MS,
+  }, async () => {
     startAgent(c, { id: "no-gpu", engineUrl: engine.url, nvidiaSmi: "/nonexistent/bin/nvidia-smi" });
     await c.waitOnline(["no-gpu"], ONLINE_MS);
     await c.waitFor(() => (c.cp.nodes.get("no-gpu")?.history.length ?? 0) >= 2, 10_000, "two heartbeats");
@@ -313,10 +398,17 @@ describe("freshness bound (server --stale-secs)", () => {
     await c?.stop();
   });
 
-  it("a signal older than staleSecs reads as missing while the node is still online", { timeout: TEST_MS }, async () => {
+  it("a signal older than staleSecs reads as missing while the node is still online", {
+    timeout: TEST_MS,
+  }, async () => {
     const agent = startAgent(c, { id: "stale", engineUrl: engine.url, heartbeatSecs: 0.25 });
     await c.waitOnline(["stale"], ONLINE_MS);
-    await pollNode(c, "stale", (n) => n.gpu_usage === H100.utilization && n.kv_cache_usage === VLLM.kv, "fresh figures");
+    await pollNode(
+      c,
+      "stale",
+      (n) => n.gpu_usage === H100.utilization && n.kv_cache_usage === VLLM.kv,
+      "fresh figures",
+    );
     const pid = agent.pid;
     expect(pid).toBeDefined();
     if (pid === undefined) return;
@@ -335,6 +427,11 @@ describe("freshness bound (server --stale-secs)", () => {
     } finally {
       process.kill(pid, "SIGCONT");
     }
-    await pollNode(c, "stale", (n) => n.gpu_usage === H100.utilization && n.kv_cache_usage === VLLM.kv, "figures fresh again");
+    await pollNode(
+      c,
+      "stale",
+      (n) => n.gpu_usage === H100.utilization && n.kv_cache_usage === VLLM.kv,
+      "figures fresh again",
+    );
   });
 });

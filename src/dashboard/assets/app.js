@@ -91,7 +91,11 @@ window.addEventListener("hashchange", () => {
   // Move focus to the new content, as a page load would, for keyboard and screen-reader users.
   main.focus({ preventScroll: true });
 });
-logoutBtn.addEventListener("click", () => logout());
+let loggingOut = false;
+logoutBtn.addEventListener("click", () => {
+  loggingOut = true;
+  logout();
+});
 onSessionChange((s) => {
   if (!s) {
     // A 401 from the API also lands here: tell the operator why the login form came back.
@@ -101,7 +105,5 @@ onSessionChange((s) => {
   loggingOut = false;
   route();
 });
-let loggingOut = false;
-logoutBtn.addEventListener("click", () => (loggingOut = true), { capture: true });
 
 route();

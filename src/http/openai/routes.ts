@@ -136,6 +136,12 @@ function unaryJob(
   return new Promise((resolve, reject) => {
     let acc: ResponseAccumulator | undefined;
     let last: { nodeId: string; reason: string } | undefined;
+    let jobId: string | undefined;
+    // The client went away before the answer: abort the job on its node. Declared before submit()
+    // because onEnd may run before submit() returns (e.g. at shutdown).
+    const onClose = () => {
+      if (jobId && !reply.raw.writableFinished) deps.scheduler.cancel(jobId, "client_gone");
+    };
     const job = deps.scheduler.submit(spec, {
       onDispatched: (info) => {
         last = info;
@@ -164,10 +170,7 @@ function unaryJob(
           );
       },
     });
-    // The client went away before the answer: abort the job on its node.
-    const onClose = () => {
-      if (!reply.raw.writableFinished) deps.scheduler.cancel(job.id, "client_gone");
-    };
+    jobId = job.id;
     reply.raw.on("close", onClose);
   });
 }
@@ -186,6 +189,10 @@ function streamJob(
     let fmt: SseFormatter | undefined;
     let last: { nodeId: string; reason: string } | undefined;
     const raw = reply.raw;
+    let jobId: string | undefined;
+    const onClose = () => {
+      if (jobId && !raw.writableFinished) deps.scheduler.cancel(jobId, "client_gone");
+    };
     const start = (info: { nodeId: string; reason: string }) => {
       fmt = new SseFormatter(
         api,
@@ -229,9 +236,7 @@ function streamJob(
         } else raw.end(fmt?.end());
       },
     });
-    const onClose = () => {
-      if (!raw.writableFinished) deps.scheduler.cancel(job.id, "client_gone");
-    };
+    jobId = job.id;
     raw.on("close", onClose);
   });
 }

@@ -16,6 +16,7 @@ export function createRoundRobinPicker(params?: PluginParams): Picker {
   let cursor = 0;
   return {
     name: topOnly ? "round-robin-top" : "round-robin",
+    usesScores: topOnly,
     pick(_request, _nodes, n, scores) {
       if (n === 0) return -1;
       const turn = cursor;

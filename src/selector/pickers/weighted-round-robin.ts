@@ -13,6 +13,7 @@ import type { PluginEnv } from "../plugin-kit.js";
 export function createWeightedRoundRobinPicker(_params: unknown, env: PluginEnv): Picker {
   return {
     name: "weighted-round-robin",
+    usesScores: false,
     pick(_request, nodes, n) {
       let total = 0;
       let best = -1;

@@ -48,13 +48,15 @@ export function predictLatency(
     const running = Math.max(0, finiteOr(engine.runningRequests, 0));
     const waiting = Math.max(0, finiteOr(engine.waitingRequests, 0));
     if (running + waiting > batch) batch = running + waiting;
-    // A running job has on average half its output still to go.
-    const meanOut = rec.jobs > 0 ? rec.outputSum / rec.jobs : expectedOutput;
-    const remainMs = (meanOut / 2) * (speeds.decodeMsPerToken + speeds.decodeSlopeMs * Math.max(1, running));
-    if (waiting > 0) admitMs += (waiting * remainMs) / Math.max(1, running);
     const kv = finiteOr(engine.kvCacheUsage, 0);
-    if (kv > KV_HIGH)
-      admitMs += (Math.min(1, (kv - KV_HIGH) / (1 - KV_HIGH)) * remainMs) / Math.max(1, running);
+    if (waiting > 0 || kv > KV_HIGH) {
+      // Admission waits for running jobs to finish; one has on average half its output to go.
+      const meanOut = rec.jobs > 0 ? rec.outputSum / rec.jobs : expectedOutput;
+      const slots = Math.max(1, running);
+      const remainMs = (meanOut / 2) * (speeds.decodeMsPerToken + speeds.decodeSlopeMs * slots);
+      const pressure = kv > KV_HIGH ? Math.min(1, (kv - KV_HIGH) / (1 - KV_HIGH)) : 0;
+      admitMs = ((waiting + pressure) * remainMs) / slots;
+    }
   }
   const queueMs = rec.prefillFreeAt > now ? rec.prefillFreeAt - now : 0;
   const uncached = Math.max(0, promptTokens - cachedTokens);

@@ -105,11 +105,14 @@ export class NodeRecord implements PrefixHolder {
   /** A fresh record for node `id`. */
   constructor(readonly id: string) {}
 
-  /** Records the latest snapshot; a real change of GPUs resets what was learned for them. */
+  /**
+   * Records the latest snapshot. A real change of GPUs (re-registration with other hardware)
+   * resets what was learned; learning from before the GPUs were first seen is kept.
+   */
   observe(node: NodeSnapshot): void {
     this.node = node;
     if (node.gpus !== this.gpus) {
-      if (!sameGpus(this.gpus, node.gpus)) this.resetModels();
+      if (this.gpus.length > 0 && !sameGpus(this.gpus, node.gpus)) this.resetModels();
       this.gpus = node.gpus;
     }
   }

@@ -25,7 +25,7 @@ export function vramBars(n) {
       bar(
         (g.vram_used_mib / g.vram_total_mib) * 100,
         `${n.id} GPU ${g.index} VRAM`,
-        `${fmtMib(g.vram_used_mib)} / ${fmtMib(g.vram_total_mib)}`,
+        `${(g.vram_used_mib / 1024).toFixed(1)} / ${fmtMib(g.vram_total_mib)}`,
       ),
     ),
   );

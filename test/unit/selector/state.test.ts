@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { OnlineRegression } from "../../../src/selector/state/online-regression.js";
+import { type PrefixHolder, PrefixIndex } from "../../../src/selector/state/prefix-index.js";
+import { modelParamsB, speedPrior } from "../../../src/selector/state/speed-prior.js";
+import { gpu } from "./factory.js";
+
+const holder = (): PrefixHolder => ({ blocks: new Map(), matched: 0, matchEpoch: -1 });
+
+describe("PrefixIndex", () => {
+  it("finds the longest leading match per holder", () => {
+    const index = new PrefixIndex<PrefixHolder>(100);
+    const a = holder();
+    const b = holder();
+    index.record(a, [1n, 2n, 3n, 4n]);
+    index.record(b, [1n, 2n, 9n]);
+    expect(index.match([1n, 2n, 3n, 5n])).toBe(3);
+    const epoch = index.currentEpoch;
+    expect([a.matchEpoch === epoch ? a.matched : 0, b.matchEpoch === epoch ? b.matched : 0]).toEqual([3, 2]);
+    expect(index.matchOne(b, [1n, 2n, 3n])).toBe(2);
+    expect(index.match([7n])).toBe(0);
+  });
+
+  it("is an LRU per holder that evicts deep blocks before shared leading ones", () => {
+    const index = new PrefixIndex<PrefixHolder>(4);
+    const a = holder();
+    index.record(a, [1n, 2n, 3n]);
+    index.record(a, [1n, 5n, 6n]);
+    expect(a.blocks.size).toBe(4);
+    expect(index.matchOne(a, [1n])).toBe(1);
+    expect(index.matchOne(a, [1n, 2n])).toBe(2);
+    expect(a.blocks.has(3n)).toBe(false);
+    index.forget(a);
+    expect(index.size).toBe(0);
+  });
+});
+
+describe("OnlineRegression (RLS)", () => {
+  it("recovers a linear law from noiseless samples and ignores non-finite ones", () => {
+    const model = new OnlineRegression([0, 0], 1e4, 0.99);
+    for (let i = 0; i < 50; i++) model.learn([1, i / 10], 3 + 2 * (i / 10));
+    expect(model.learn([1, Number.NaN], 5)).toBe(false);
+    expect(model.learn([1, 1], Number.POSITIVE_INFINITY)).toBe(false);
+    expect(model.theta[0]).toBeCloseTo(3, 3);
+    expect(model.theta[1]).toBeCloseTo(2, 3);
+    expect(model.samples).toBe(50);
+  });
+
+  it("stays finite when a feature never varies (no wind-up blow-up)", () => {
+    const model = new OnlineRegression([10, 1], 100, 0.9);
+    for (let i = 0; i < 10_000; i++) model.learn([1, 0], 10);
+    model.learn([1, 1e6], 5);
+    expect(Number.isFinite(model.predict([1, 1]))).toBe(true);
+  });
+});
+
+describe("speed priors", () => {
+  it.each([
+    ["llama-3.1-8b", 8],
+    ["Qwen/Qwen3-4B", 4],
+    ["gpt-oss-120b", 120],
+    ["mixtral-8x7b", 7],
+    ["smollm-360m", 0.36],
+    ["llama-3.2-1b-instruct", 1],
+    ["mystery-model", 8],
+  ])("%s → %d B parameters", (model, size) => {
+    expect(modelParamsB(model)).toBeCloseTo(size, 6);
+  });
+
+  it("orders GPUs by memory bandwidth for decode and by FLOPs for prefill", () => {
+    const h100 = speedPrior([gpu("h100")], 8);
+    const rtx = speedPrior([gpu("rtx4090")], 8);
+    const two = speedPrior([gpu("rtx4090", 0), gpu("rtx4090", 1)], 8);
+    expect(h100.decodeMsPerToken).toBeLessThan(rtx.decodeMsPerToken);
+    expect(h100.prefillMsPerToken).toBeLessThan(rtx.prefillMsPerToken);
+    expect(two.decodeMsPerToken).toBeLessThan(rtx.decodeMsPerToken);
+    expect(rtx.decodeMsPerToken).toBeGreaterThan(15);
+    expect(rtx.decodeMsPerToken).toBeLessThan(35);
+    expect(speedPrior([], 8).decodeMsPerToken).toBeGreaterThan(0);
+  });
+});
