@@ -11,6 +11,8 @@ beforeAll(async () => {
   c = await startCluster({
     nodes: [{ id: "real-1", profile: "rtx4090", model: "llama-3.1-8b", seed: 1 }],
     timeScale: 20,
+    // Slow heartbeats (3 missed = 6 s) prove that a broken stream, not a timeout, marks a node offline.
+    heartbeatSecs: 2,
   });
 }, 60_000);
 
