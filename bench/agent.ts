@@ -82,7 +82,7 @@ export async function runAgentBench(opts: { out?: string; quick?: boolean }): Pr
     ["--strategy", "least_connections"],
   );
   const spec = { id: "bench-agent", profile: "rtx4090", model: MODEL, maxNumSeqs: 256, maxConcurrency: 256 };
-  // Time scale 1/10: the simulated RTX 4090 decodes 10x slower than the real one, so 256-token answers
+  // Time scale 1/10: the simulated RTX 4090 decodes 10x slower than the real one, so 512-token answers (~40 s each)
   // keep 100 streams running through the window at a token rate a busy 2-core box can relay (at
   // scale 1 the control plane fell behind the engine and the window measured a backlog, not streams).
   const sim = await startSimProcess(spec, TIME_SCALE);
@@ -115,7 +115,7 @@ export async function runAgentBench(opts: { out?: string; quick?: boolean }): Pr
     const body = JSON.stringify({
       model: MODEL,
       messages: [{ role: "user", content: "Write a long story about a GPU." }],
-      max_tokens: 256,
+      max_tokens: 512,
       ignore_eos: true,
       stream: true,
     });
@@ -193,7 +193,7 @@ export async function runAgentBench(opts: { out?: string; quick?: boolean }): Pr
       },
     );
     try {
-      await new Promise((r) => setTimeout(r, 3_000));
+      await new Promise((r) => setTimeout(r, 5_000));
       if (ref.pid !== undefined) results.runtimeOnly = await measure(ref.pid, Math.min(windowMs, 5_000), hz);
     } finally {
       await stopProcess(ref);

@@ -1,10 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
 import * as hdr from "hdr-histogram-js";
 import { Pool } from "undici";
 import { type Fleet, launchFleet } from "../src/fleet/launcher.js";
-import { ChatRole, DispatchService } from "../src/gen/llmlb/v1/dispatch_pb.js";
+import {
+  ChatRole,
+  CreateChatCompletionRequestSchema,
+  CreateChatCompletionResponseSchema,
+  DispatchService,
+  StreamChatCompletionRequestSchema,
+  StreamChatCompletionResponseSchema,
+} from "../src/gen/llmlb/v1/dispatch_pb.js";
 import { startControlPlaneProcess } from "./lib/control-plane-process.js";
 import { printTable, writeJson } from "./lib/report.js";
 
@@ -40,6 +47,7 @@ export async function runDispatchBench(o: { out?: string; quick?: boolean }): Pr
   );
   let fleet: Fleet | undefined;
   const pools: Pool[] = [];
+  let dispatch: grpc.Client | undefined;
   try {
     fleet = await launchFleet({
       serverUrl: cp.url,
@@ -51,25 +59,18 @@ export async function runDispatchBench(o: { out?: string; quick?: boolean }): Pr
     const simPool = new Pool(simUrl, { connections: 128, pipelining: 1 });
     const lbPool = new Pool(cp.url, { connections: 128, pipelining: 1 });
     pools.push(simPool, lbPool);
-    const dispatch = createClient(
-      DispatchService,
-      createGrpcTransport({
-        baseUrl: cp.url,
-        interceptors: [
-          (next) => async (req) => {
-            req.header.set("authorization", `Bearer ${apiKey}`);
-            return next(req);
-          },
-        ],
-      }),
-    );
+    // A stock @grpc/grpc-js client (one HTTP/2 connection), as internal services would call it.
+    const grpcClient = new grpc.Client(new URL(cp.url).host, grpc.credentials.createInsecure());
+    dispatch = grpcClient;
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${apiKey}`);
     const paths: Record<string, Send> = {
       "direct unary": () => httpChat(simPool, {}, false),
       "direct stream": () => httpChat(simPool, {}, true),
       "facade unary": () => httpChat(lbPool, { authorization: `Bearer ${apiKey}` }, false),
       "facade stream": () => httpChat(lbPool, { authorization: `Bearer ${apiKey}` }, true),
-      "dispatch unary": () => dispatchUnary(dispatch),
-      "dispatch stream": () => dispatchStream(dispatch),
+      "dispatch unary": () => dispatchUnary(grpcClient, metadata),
+      "dispatch stream": () => dispatchStream(grpcClient, metadata),
     };
     // Warm-up: JIT, connection pools, the HTTP/2 session, the node stream.
     for (const send of Object.values(paths)) await closedLoop(send, 16, 500);
@@ -133,7 +134,10 @@ export async function runDispatchBench(o: { out?: string; quick?: boolean }): Pr
         within_10pct: d.req_per_s >= 0.9 * f.req_per_s && d.seq_p50_ms <= 1.1 * f.seq_p50_ms ? "yes" : "no",
       };
     });
-    printTable("Dispatch (gRPC, HTTP/2) vs OpenAI facade (HTTP/1.1), same control plane and sim", compare);
+    printTable(
+      "Dispatch (grpc-js, HTTP/2) vs OpenAI facade (undici, HTTP/1.1), same control plane and sim",
+      compare,
+    );
     const result = {
       model: MODEL,
       maxTokens: MAX_TOKENS,
@@ -147,6 +151,7 @@ export async function runDispatchBench(o: { out?: string; quick?: boolean }): Pr
     writeJson(o.out ?? "bench/results/dispatch.json", result);
     return result;
   } finally {
+    dispatch?.close();
     await Promise.all(pools.map((p) => p.close()));
     await fleet?.stop();
     await cp.stop();
@@ -182,24 +187,45 @@ const request = {
   messages: [{ role: ChatRole.USER, content: PROMPT }],
   sampling: { maxTokens: MAX_TOKENS },
 };
+const unaryPath = `/${DispatchService.typeName}/${DispatchService.method.createChatCompletion.name}`;
+const streamPath = `/${DispatchService.typeName}/${DispatchService.method.streamChatCompletion.name}`;
+const unaryBytes = Buffer.from(
+  toBinary(CreateChatCompletionRequestSchema, create(CreateChatCompletionRequestSchema, request)),
+);
+const streamBytes = Buffer.from(
+  toBinary(StreamChatCompletionRequestSchema, create(StreamChatCompletionRequestSchema, request)),
+);
+const raw = (b: Buffer) => b;
 
-async function dispatchUnary(client: Client<typeof DispatchService>): Promise<boolean> {
-  try {
-    await client.createChatCompletion(request);
-    return true;
-  } catch {
-    return false;
-  }
+function dispatchUnary(client: grpc.Client, metadata: grpc.Metadata): Promise<boolean> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      unaryPath,
+      raw,
+      (b: Buffer) => fromBinary(CreateChatCompletionResponseSchema, b),
+      unaryBytes,
+      metadata,
+      (err) => resolve(!err),
+    );
+  });
 }
 
-async function dispatchStream(client: Client<typeof DispatchService>): Promise<boolean> {
-  try {
+function dispatchStream(client: grpc.Client, metadata: grpc.Metadata): Promise<boolean> {
+  return new Promise((resolve) => {
     let done = false;
-    for await (const m of client.streamChatCompletion(request)) done = m.event.case === "done";
-    return done;
-  } catch {
-    return false;
-  }
+    const call = client.makeServerStreamRequest(
+      streamPath,
+      raw,
+      (b: Buffer) => fromBinary(StreamChatCompletionResponseSchema, b),
+      streamBytes,
+      metadata,
+    );
+    call.on("data", (m: { event: { case: string | undefined } }) => {
+      done = m.event.case === "done";
+    });
+    call.on("error", () => {});
+    call.on("status", (st: grpc.StatusObject) => resolve(st.code === grpc.status.OK && done));
+  });
 }
 
 /** `concurrency` workers send back to back for a while: latency per call and the sustained rate. */

@@ -56,7 +56,7 @@ export async function runFairnessBench(o: { out?: string; quick?: boolean }): Pr
 }
 
 const MODEL = "llama-3.2-1b";
-const LIGHT_USERS = 3;
+const LIGHT_USERS = 4;
 const HEAVY_IN_FLIGHT = 64;
 const MAX_TOKENS = 48;
 const NODES = [
@@ -76,6 +76,8 @@ interface Outcome {
   ttftMs: number;
   /** First chunk to end, ms. */
   serviceMs: number;
+  /** When it ended (performance.now()). */
+  endMs: number;
   code?: string;
   hung?: boolean;
 }
@@ -107,17 +109,34 @@ async function send(client: OpenAI): Promise<Outcome> {
       if (chunks++ === 0) first = performance.now();
       if (chunk.usage) tokens = chunk.usage.prompt_tokens + chunk.usage.completion_tokens;
     }
-    return { ok: true, chunks, tokens, ttftMs: first - t0, serviceMs: performance.now() - first };
+    return {
+      ok: true,
+      chunks,
+      tokens,
+      ttftMs: first - t0,
+      serviceMs: performance.now() - first,
+      endMs: performance.now(),
+    };
   } catch (e) {
     const err = e as { code?: string; status?: number; name?: string };
     if (ac.signal.aborted)
-      return { ok: false, chunks, tokens, ttftMs: first - t0, serviceMs: 0, hung: true, code: "hung" };
+      return {
+        ok: false,
+        chunks,
+        tokens,
+        ttftMs: first - t0,
+        serviceMs: 0,
+        endMs: performance.now(),
+        hung: true,
+        code: "hung",
+      };
     return {
       ok: false,
       chunks,
       tokens,
       ttftMs: first - t0,
       serviceMs: 0,
+      endMs: performance.now(),
       code: String(err.code ?? err.status ?? err.name),
     };
   } finally {
@@ -126,10 +145,16 @@ async function send(client: OpenAI): Promise<Outcome> {
 }
 
 /** `n` workers per client send back to back until `endAt`. */
-async function closedLoop(client: OpenAI, n: number, endAt: number, sink: Outcome[]): Promise<void> {
+async function closedLoop(
+  client: OpenAI,
+  n: number,
+  endAt: number,
+  sink: Outcome[],
+  until: () => number = () => endAt,
+): Promise<void> {
   await Promise.all(
     Array.from({ length: n }, async () => {
-      while (performance.now() < endAt) sink.push(await send(client));
+      while (performance.now() < until()) sink.push(await send(client));
     }),
   );
 }
@@ -165,25 +190,34 @@ async function fairnessRun(policy: string, loadMs: number) {
     // Saturated: the heavy user keeps 64 in flight; counting starts once its backlog is there.
     const heavyOut: Outcome[] = [];
     const lightOut: Outcome[][] = lights.map(() => []);
-    const endAt = performance.now() + loadMs + 2_000;
-    const heavyLoop = closedLoop(heavy.openai, HEAVY_IN_FLIGHT, endAt, heavyOut);
+    let endAt = Number.POSITIVE_INFINITY;
+    const heavyLoop = closedLoop(
+      heavy.openai,
+      HEAVY_IN_FLIGHT,
+      Number.POSITIVE_INFINITY,
+      heavyOut,
+      () => endAt,
+    );
     await c
       .waitFor(
         () => c.cp.scheduler.queueSnapshot().total >= HEAVY_IN_FLIGHT - SLOTS - 4,
-        20_000,
+        30_000,
         "the heavy backlog",
       )
       .catch((e: unknown) => {
-        const codes = heavyOut.filter((x) => !x.ok).map((x) => x.code);
-        throw new Error(
-          `${String(e)}; queued ${c.cp.scheduler.queueSnapshot().total}, heavy done ${heavyOut.length}, failures ${codes.slice(0, 5).join(",")}`,
-        );
+        endAt = 0;
+        throw e;
       });
-    const warm = heavyOut.length;
+    // Served tokens count in one window for everyone: from a second after the light users start
+    // until the load stops (requests still running then do not count).
+    const windowStart = performance.now() + 1_000;
+    endAt = windowStart + loadMs;
     await Promise.all(lights.map((u, i) => closedLoop(u.openai, 1, endAt, lightOut[i] ?? [])));
     await heavyLoop;
-    const served = (xs: Outcome[]) => xs.filter((x) => x.ok).reduce((a, x) => a + x.tokens, 0);
-    const heavyTokens = served(heavyOut.slice(warm));
+    const served = (xs: Outcome[]) =>
+      xs.filter((x) => x.ok && x.endMs >= windowStart && x.endMs <= endAt).reduce((a, x) => a + x.tokens, 0);
+    const warm = heavyOut.filter((x) => x.endMs < windowStart).length;
+    const heavyTokens = served(heavyOut);
     const lightTokens = lightOut.map(served);
     const all = [...heavyOut, ...lightOut.flat()].filter((x) => x.ok);
     const avgJobMs = all.reduce((a, x) => a + x.serviceMs, 0) / Math.max(1, all.length) + idleBase;

@@ -1,19 +1,21 @@
+/** Options every benchmark takes. */
+interface BenchOptions {
+  out?: string;
+  quick: boolean;
+}
+
+// Benchmarks load lazily: each pulls in its own fleet and load generator.
+const BENCHES: Record<string, (o: BenchOptions) => Promise<unknown>> = {
+  overhead: async (o) => (await import("../../bench/overhead.js")).runOverheadBench(o),
+  select: async (o) => (await import("../../bench/select.js")).runSelectBench(o.out ? { out: o.out } : {}),
+  routing: async (o) => (await import("../../bench/routing.js")).runRoutingBench(o),
+  agent: async (o) => (await import("../../bench/agent.js")).runAgentBench(o),
+};
+
 /** `llmlb bench <name>`: runs one benchmark; each prints a table and writes JSON. */
 export async function benchCommand(name: string, o: { out?: string; quick?: boolean }): Promise<void> {
-  const opts = { ...(o.out ? { out: o.out } : {}), quick: o.quick === true };
-  switch (name) {
-    case "overhead": {
-      const { runOverheadBench } = await import("../../bench/overhead.js");
-      await runOverheadBench(opts);
-      break;
-    }
-    case "select": {
-      const { runSelectBench } = await import("../../bench/select.js");
-      await runSelectBench(opts.out ? { out: opts.out } : {});
-      break;
-    }
-    default:
-      throw new Error(`unknown benchmark ${JSON.stringify(name)}; valid: overhead, select`);
-  }
+  const run = BENCHES[name];
+  if (!run) throw new Error(`unknown benchmark ${JSON.stringify(name)}; valid: ${Object.keys(BENCHES).join(", ")}`);
+  await run({ ...(o.out ? { out: o.out } : {}), quick: o.quick === true });
   process.exit(0);
 }

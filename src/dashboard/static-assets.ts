@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../util/paths.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LbError } from "../errors.js";
 
@@ -27,7 +27,7 @@ const CSP =
   "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** The folder the assets are read from (beside this file, so it works from a checkout or a package). */
-export const ASSETS_DIR = fileURLToPath(new URL("./assets/", import.meta.url));
+export const ASSETS_DIR = join(PACKAGE_ROOT, "src", "dashboard", "assets");
 
 /** Reads every asset once (a few tens of KiB): only files found here can ever be served. */
 export function loadAssets(dir: string = ASSETS_DIR): Map<string, Asset> {

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../util/paths.js";
 
 /** The `llmlb` entry script, for spawning real sim and agent processes. */
-export const LLMLB_BIN = fileURLToPath(new URL("../../bin/llmlb.js", import.meta.url));
+export const LLMLB_BIN = join(PACKAGE_ROOT, "bin", "llmlb.js");
 
 /** One simulated node: a sim process and an agent process holding a stream to the control plane. */
 export interface SimNodeSpec {

@@ -128,6 +128,8 @@ export class Scheduler {
     }
     job.enqueuedAtMs = this.clock();
     this.o.metrics.queueDepth.set(this.o.queue.size);
+    // A slot may be free while the jobs ahead wait for other nodes: let the queue decide now.
+    this.pump();
     return job;
   }
 

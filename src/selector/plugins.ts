@@ -3,6 +3,7 @@ import { createGpuMemoryFilter } from "./filters/gpu-memory.js";
 import { createGpuThresholdFilter } from "./filters/gpu-threshold.js";
 import { createMaxCostFilter } from "./filters/max-cost.js";
 import { createMaxLatencyFilter } from "./filters/max-latency.js";
+import { createMetricsGateFilter } from "./filters/metrics-gate.js";
 import { createMetricsLevelFilter } from "./filters/metrics-level.js";
 import { createVramThresholdFilter } from "./filters/vram-threshold.js";
 import { createMaxScorePicker } from "./pickers/max-score.js";
@@ -31,6 +32,7 @@ export type PluginFactory<T> = (params: PluginParams | undefined, env: PluginEnv
 /** Filter plugins by type name. */
 export const FILTERS: Readonly<Record<string, PluginFactory<Filter>>> = {
   "metrics-level": createMetricsLevelFilter,
+  "metrics-gate": createMetricsGateFilter,
   "gpu-threshold": createGpuThresholdFilter,
   "vram-threshold": createVramThresholdFilter,
   "active-threshold": createActiveThresholdFilter,

@@ -34,13 +34,10 @@ export interface StrategyDef {
 
 const MAX = { type: "max-score" } as const;
 const RR = { type: "round-robin" } as const;
-// Seed 000 steps 2–5 after the level filter: thresholds, then fewest active requests with GPU
+// Seed 000 steps 2–5: per fallback level, the threshold gate (one pass; the same verdict as the
+// metrics-level → gpu/vram/active-threshold chain), then fewest active requests with GPU
 // capability as the tie-break order (the 0.001 weight can never outvote one request of difference).
-const thresholds = [
-  { type: "gpu-threshold" },
-  { type: "vram-threshold" },
-  { type: "active-threshold" },
-] as const;
+const gate = (level: number) => [{ type: "metrics-gate", params: { level } }];
 const metricsScorers = [
   { type: "fewest-active", weight: 1 },
   { type: "capability", weight: 0.001 },
@@ -54,19 +51,19 @@ export const STRATEGY_DEFS = {
     profiles: [
       {
         reason: "gpu_metrics",
-        filters: [{ type: "metrics-level", params: { level: 0 } }, ...thresholds],
+        filters: gate(0),
         scorers: metricsScorers,
         picker: MAX,
       },
       {
         reason: "vram_active",
-        filters: [{ type: "metrics-level", params: { level: 1 } }, ...thresholds],
+        filters: gate(1),
         scorers: metricsScorers,
         picker: MAX,
       },
       {
         reason: "fewest_active",
-        filters: [{ type: "metrics-level", params: { level: 2 } }, { type: "active-threshold" }],
+        filters: gate(2),
         scorers: metricsScorers,
         picker: MAX,
       },

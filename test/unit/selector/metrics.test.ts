@@ -1,7 +1,18 @@
 import { describe, expect, it } from "vitest";
 import type { NodeSnapshot } from "../../../src/nodes/types.js";
+import { FILTERS } from "../../../src/selector/plugins.js";
 import { capabilityScore, nodeCapability } from "../../../src/selector/registry.js";
-import { makeNode, makeRequest, makeStrategy, type NodeOverrides, picks, tally } from "./factory.js";
+import { createSeededRng } from "../../../src/selector/rng.js";
+import { FleetState } from "../../../src/selector/state/fleet-state.js";
+import {
+  makeNode,
+  makeRequest,
+  makeStrategy,
+  type NodeOverrides,
+  picks,
+  SEED_THRESHOLDS,
+  tally,
+} from "./factory.js";
 
 // Seed 000/001 (research + quickstart): filter GPU ≤ 80 %, VRAM ≤ 90 %, active ≤ 10; order by GPU
 // capability; pick the fewest active requests; all over threshold → round robin; missing metrics
@@ -203,5 +214,56 @@ describe("GPU capability score (seed 000)", () => {
     });
     expect(nodeCapability(two)).toBe(5600);
     expect(nodeCapability(makeNode("none", { gpus: [] }))).toBe(0);
+  });
+});
+
+describe("metrics-gate filter", () => {
+  it("gives the same verdict as the metrics-level → threshold filter chain", () => {
+    const env = {
+      ...SEED_THRESHOLDS,
+      now: () => 0,
+      fleet: new FleetState({
+        now: () => 0,
+        prefixes: false,
+        prefixCapacity: 1,
+        prefixBlockTokens: 0,
+        learnSpeeds: false,
+        adaptive: false,
+      }),
+    };
+    const make = (type: string, params?: Record<string, number>) => {
+      const factory = FILTERS[type];
+      if (factory === undefined) throw new Error(type);
+      return factory(params, env);
+    };
+    const rng = createSeededRng(3);
+    const maybe = (x: number) => (rng() < 0.3 ? undefined : x);
+    const nodes = Array.from({ length: 500 }, (_, i) => {
+      const overrides: NodeOverrides = { inFlight: Math.floor(rng() * 20) };
+      const gpu = maybe(rng() * 110);
+      const vram = maybe(rng() * 110);
+      if (gpu !== undefined) overrides.gpuUsagePercent = gpu;
+      if (vram !== undefined) overrides.vramUsagePercent = vram;
+      if (rng() < 0.5) overrides.engine = { healthy: rng() < 0.9, runningRequests: Math.floor(rng() * 15) };
+      return makeNode(`n${i}`, overrides);
+    });
+    for (const level of [0, 1, 2]) {
+      const chain = [
+        make("metrics-level", { level }),
+        make("gpu-threshold"),
+        make("vram-threshold"),
+        make("active-threshold"),
+      ];
+      let kept: NodeSnapshot[] = [...nodes];
+      for (const f of chain) {
+        const out: NodeSnapshot[] = [];
+        out.length = f.filter(makeRequest(), kept, kept.length, out);
+        kept = out;
+      }
+      const gated: NodeSnapshot[] = [];
+      gated.length = make("metrics-gate", { level }).filter(makeRequest(), nodes, nodes.length, gated);
+      expect(gated.map((n) => n.id)).toEqual(kept.map((n) => n.id));
+      expect(gated.length).toBeGreaterThan(10);
+    }
   });
 });

@@ -1,0 +1,39 @@
+import type { NodeSnapshot } from "../../nodes/types.js";
+import { activeRequests } from "../node-figures.js";
+import type { Filter } from "../pipeline.js";
+import type { PluginEnv, PluginParams } from "../plugin-kit.js";
+import { numParam } from "../plugin-kit.js";
+import { metricsLevel } from "./metrics-level.js";
+
+/**
+ * Seed 000 steps 2–3 plus the load filter, for one fallback level, in a single pass: keeps nodes
+ * at level `level` whose known figures are within GPU ≤ gpuThreshold %, VRAM ≤ vramThreshold %
+ * and active requests ≤ activeRequestThreshold (defaults: the operator's LLMLB_* thresholds).
+ * Unknown figures pass, which is what makes level 1 "VRAM + active" and level 2 "active only".
+ * Same verdict as metrics-level → gpu-threshold → vram-threshold → active-threshold, but one
+ * walk over the fleet instead of four: at 10,000 nodes each walk costs a trip through memory.
+ */
+export function createMetricsGateFilter(params: PluginParams | undefined, env: PluginEnv): Filter {
+  const level = numParam(params, "level", 0);
+  const gpuMax = numParam(params, "gpuThreshold", env.gpuThreshold);
+  const vramMax = numParam(params, "vramThreshold", env.vramThreshold);
+  const activeMax = numParam(params, "activeRequestThreshold", env.activeRequestThreshold);
+  return {
+    name: "metrics-gate",
+    filter(_request, input, n, output) {
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const node = input[i] as NodeSnapshot;
+        if (metricsLevel(node) !== level) continue;
+        const gpu = node.gpuUsagePercent;
+        const vram = node.vramUsagePercent;
+        // "Not over" form: undefined, NaN and out-of-range figures are unknown and pass.
+        if (gpu !== undefined && gpu > gpuMax && gpu <= 100) continue;
+        if (vram !== undefined && vram > vramMax && vram <= 100) continue;
+        if (activeRequests(node) > activeMax) continue;
+        output[m++] = node;
+      }
+      return m;
+    },
+  };
+}
