@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance } from "fastify";
-import { requireScope } from "../http/admin/guard.js";
+import { requireScope } from "../http/guard.js";
 import type { Credentials } from "../http/principal.js";
 import type { EventHub } from "./event-hub.js";
 

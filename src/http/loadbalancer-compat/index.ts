@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { LbError } from "../../errors.js";
 import type { StrategyBook } from "../../jobs/strategy-book.js";
 import type { NodeStore } from "../../nodes/node-store.js";
-import { principalOf, requireScope } from "../admin/guard.js";
+import { principalOf, requireScope } from "../guard.js";
 import { ADMIN_BODY_LIMIT_BYTES } from "../admin/schemas.js";
 import type { Credentials } from "../principal.js";
 import { instanceLoadJson } from "./load-json.js";

@@ -5,6 +5,7 @@ import { buildJobSpec } from "../../jobs/job-spec.js";
 import type { Scheduler } from "../../jobs/scheduler.js";
 import type { StrategyBook } from "../../jobs/strategy-book.js";
 import type { NodeStore } from "../../nodes/node-store.js";
+import { principalOf, requireScope } from "../guard.js";
 import { authenticate, type Credentials, type Principal } from "../principal.js";
 import { event, ResponseAccumulator, SseFormatter } from "./responses.js";
 import { chatCompletionSchema, completionSchema, embeddingSchema } from "./schemas.js";
@@ -27,32 +28,37 @@ export interface OpenAIRouteDeps {
 /** Registers /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models. */
 export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRouteDeps): void {
   const post = (url: string, api: JobApi, schema: object) =>
-    app.post(url, { schema: { body: schema } }, async (req, reply) => {
-      const principal = await authenticate(req, deps.credentials, "inference");
-      const spec = buildSpec(req, api, principal, deps);
-      const settle = deps.admit?.(principal, spec.selection.promptTokens + spec.selection.maxTokens);
-      const body = req.body as {
-        stream?: boolean | null;
-        stream_options?: { include_usage?: boolean } | null;
-      };
-      try {
-        if (api !== "embedding" && body.stream) {
-          return await streamJob(
-            req,
-            reply,
-            api,
-            spec,
-            deps,
-            body.stream_options?.include_usage === true,
-            settle,
-          );
+    // Authenticate before the body is parsed or validated: anonymous callers get 401, not a schema error.
+    app.post(
+      url,
+      { onRequest: requireScope(deps.credentials, "inference"), schema: { body: schema } },
+      async (req, reply) => {
+        const principal = principalOf(req);
+        const spec = buildSpec(req, api, principal, deps);
+        const settle = deps.admit?.(principal, spec.selection.promptTokens + spec.selection.maxTokens);
+        const body = req.body as {
+          stream?: boolean | null;
+          stream_options?: { include_usage?: boolean } | null;
+        };
+        try {
+          if (api !== "embedding" && body.stream) {
+            return await streamJob(
+              req,
+              reply,
+              api,
+              spec,
+              deps,
+              body.stream_options?.include_usage === true,
+              settle,
+            );
+          }
+          return await unaryJob(req, reply, api, spec, deps, settle);
+        } catch (err) {
+          settle?.(0);
+          throw err;
         }
-        return await unaryJob(req, reply, api, spec, deps, settle);
-      } catch (err) {
-        settle?.(0);
-        throw err;
-      }
-    });
+      },
+    );
   post("/v1/chat/completions", "chat", chatCompletionSchema);
   post("/v1/completions", "completion", completionSchema);
   post("/v1/embeddings", "embedding", embeddingSchema);

@@ -6,6 +6,11 @@
  * standing in for the engine's own prefix cache eviction. Globally: block hash → holders, so a
  * lookup walks only nodes that hold the request's first block instead of probing every candidate.
  * Memory is bounded by nodes × capacity entries.
+ *
+ * Invariant: a holder's blocks for a prompt are always a leading run. Prefix hashes are
+ * cumulative (hash i covers blocks 0..i, so any prompt touching block i touches 0..i−1), and
+ * blocks are inserted deepest first, so a shallower block is never older than a deeper one and
+ * LRU eviction never leaves a gap. That is what lets `match` binary-search a holder's depth.
  */
 
 /** A node's view in the index; the matching fields are scratch written by `match`. */
@@ -21,6 +26,8 @@ export class PrefixIndex<H extends PrefixHolder> {
   private readonly holders = new Map<bigint, Set<H>>();
   private alive: H[] = [];
   private epoch = 0;
+  /** Above this many holders of the first block, binary-search each one instead of walking levels. */
+  private static readonly WALK_LIMIT = 32;
 
   /** `capacity`: blocks remembered per node. */
   constructor(private readonly capacity: number) {}
@@ -56,12 +63,24 @@ export class PrefixIndex<H extends PrefixHolder> {
 
   /**
    * Marks on every holder how many leading blocks of `hashes` it holds (valid for this epoch);
-   * returns the longest match. Cost: holders of the first block × matched depth.
+   * returns the longest match. Few holders: walk the levels narrowing the set (holders × depth
+   * Set probes). Many holders — a system prompt the whole fleet has seen — binary-search each
+   * holder's own blocks instead (holders × log₂ depth).
    */
   match(hashes: readonly bigint[]): number {
     this.epoch = (this.epoch + 1) | 0;
     const first = hashes.length > 0 ? this.holders.get(hashes[0] as bigint) : undefined;
     if (first === undefined) return 0;
+    if (first.size > PrefixIndex.WALK_LIMIT) {
+      let deepest = 0;
+      for (const h of first) {
+        const depth = this.depthOf(h, hashes);
+        h.matched = depth;
+        h.matchEpoch = this.epoch;
+        if (depth > deepest) deepest = depth;
+      }
+      return deepest;
+    }
     const alive = this.alive;
     let k = 0;
     for (const h of first) {
@@ -89,9 +108,19 @@ export class PrefixIndex<H extends PrefixHolder> {
 
   /** Leading blocks of `hashes` that one holder has (without touching other holders). */
   matchOne(holder: H, hashes: readonly bigint[]): number {
-    let i = 0;
-    while (i < hashes.length && holder.blocks.has(hashes[i] as bigint)) i++;
-    return i;
+    return hashes.length > 0 && holder.blocks.has(hashes[0] as bigint) ? this.depthOf(holder, hashes) : 0;
+  }
+
+  /** Depth of a holder known to hold block 0: the leading-run invariant makes it a binary search. */
+  private depthOf(holder: H, hashes: readonly bigint[]): number {
+    let lo = 1; // holds hashes[0..lo)
+    let hi = hashes.length; // holds nothing at or beyond hi (upper bound)
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (holder.blocks.has(hashes[mid - 1] as bigint)) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /** Forgets everything `holder` caches (node removed). */

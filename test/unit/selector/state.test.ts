@@ -78,3 +78,26 @@ describe("speed priors", () => {
     expect(speedPrior([], 8).decodeMsPerToken).toBeGreaterThan(0);
   });
 });
+
+describe("PrefixIndex at fleet scale", () => {
+  it("binary search over many holders agrees with a level walk (leading-run invariant under eviction)", () => {
+    const index = new PrefixIndex<PrefixHolder>(48);
+    const holders = Array.from({ length: 200 }, holder);
+    const prompt = (family: number, depth: number) =>
+      Array.from({ length: depth }, (_, i) => BigInt(family * 10_000 + i * 7 + (i > 20 ? family : 0)));
+    // Every holder sees the shared system prompt, then a varying tail, with evictions.
+    holders.forEach((h, k) => {
+      index.record(h, prompt(1, 10 + (k % 40)));
+      index.record(h, prompt(2 + (k % 3), 5 + (k % 30)));
+    });
+    const query = prompt(1, 50);
+    expect(index.match(query)).toBeGreaterThan(20);
+    const epoch = index.currentEpoch;
+    for (const h of holders) {
+      let walk = 0;
+      while (walk < query.length && h.blocks.has(query[walk] as bigint)) walk++;
+      expect(h.matchEpoch === epoch ? h.matched : 0).toBe(walk);
+      expect(index.matchOne(h, query)).toBe(walk);
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from "fastify";
-import { LbError } from "../../errors.js";
-import { authenticate, type Credentials, type Principal, type Scope } from "../principal.js";
+import { LbError } from "../errors.js";
+import { authenticate, type Credentials, type Principal, type Scope } from "./principal.js";
 
 const principals = new WeakMap<FastifyRequest, Principal>();
 
