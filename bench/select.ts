@@ -115,15 +115,21 @@ function buildFleet(size: number, gpus: GpuFacts[][], variant: number, rng: Rng)
   return nodes;
 }
 
+/**
+ * Requests with cumulative prefix hashes as the control plane makes them: 8 blocks of a system
+ * prompt every request shares (so, over time, every node holds them), 4 blocks shared by one of
+ * 16 conversation families, then blocks unique to the request.
+ */
 function buildRequests(count: number, rng: Rng): SelectionRequest[] {
   return Array.from({ length: count }, (_, i) => {
     const family = BigInt(i % 16);
-    const promptTokens = 200 + Math.floor(rng() * 3800);
-    const blocks = Math.min(16, Math.floor(promptTokens / 256));
-    const prefixHashes = Array.from(
-      { length: blocks },
-      (_, b) => family * 1000n + BigInt(b < 4 ? b : b + i * 100),
-    );
+    const promptTokens = 800 + Math.floor(rng() * 3200);
+    const blocks = Math.min(64, Math.floor(promptTokens / 64));
+    const prefixHashes = Array.from({ length: blocks }, (_, b) => {
+      if (b < 8) return 1_000_000n + BigInt(b);
+      if (b < 12) return 2_000_000n + family * 100n + BigInt(b);
+      return 3_000_000n + BigInt(i) * 100n + BigInt(b);
+    });
     return { model: MODEL, userId: `u${i % 8}`, promptTokens, maxTokens: 512, prefixHashes };
   });
 }
@@ -172,6 +178,7 @@ function createRunner(
     activeRequestThreshold: 10,
     rng: createSeededRng(1),
     now: () => t,
+    prefixBlockTokens: 64,
   });
   const flowRng = createSeededRng(2);
   const open: { nodeId: string; at: number; prompt: number }[] = [];
