@@ -72,9 +72,15 @@ export class PrefixIndex<H extends PrefixHolder> {
     const first = hashes.length > 0 ? this.holders.get(hashes[0] as bigint) : undefined;
     if (first === undefined) return 0;
     if (first.size > PrefixIndex.WALK_LIMIT) {
+      // Holder counts only shrink with depth (the invariant), so two global binary searches
+      // bound every holder's depth: all of them hold the levels whose count still equals the
+      // first block's, and nobody holds beyond the deepest non-empty level.
+      const all = first.size;
+      const floor = this.lastLevel(hashes, (size) => size === all);
+      const ceiling = this.lastLevel(hashes, (size) => size > 0);
       let deepest = 0;
       for (const h of first) {
-        const depth = this.depthOf(h, hashes);
+        const depth = floor === ceiling ? floor : this.depthOf(h, hashes, floor, ceiling);
         h.matched = depth;
         h.matchEpoch = this.epoch;
         if (depth > deepest) deepest = depth;
@@ -108,16 +114,41 @@ export class PrefixIndex<H extends PrefixHolder> {
 
   /** Leading blocks of `hashes` that one holder has (without touching other holders). */
   matchOne(holder: H, hashes: readonly bigint[]): number {
-    return hashes.length > 0 && holder.blocks.has(hashes[0] as bigint) ? this.depthOf(holder, hashes) : 0;
+    return hashes.length > 0 && holder.blocks.has(hashes[0] as bigint)
+      ? this.depthOf(holder, hashes, 1, hashes.length)
+      : 0;
   }
 
-  /** Depth of a holder known to hold block 0: the leading-run invariant makes it a binary search. */
-  private depthOf(holder: H, hashes: readonly bigint[]): number {
-    let lo = 1; // holds hashes[0..lo)
-    let hi = hashes.length; // holds nothing at or beyond hi (upper bound)
+  /**
+   * Depth of a holder known to hold at least `lo` leading blocks and at most `hi`. The
+   * leading-run invariant makes it a search; galloping up from `lo` first settles the common
+   * case (a holder of just the shared part) in one probe, then binary search narrows the rest.
+   */
+  private depthOf(holder: H, hashes: readonly bigint[], lo: number, hi: number): number {
+    const blocks = holder.blocks;
+    for (let step = 1; lo < hi; step *= 2) {
+      const probe = Math.min(lo + step, hi);
+      if (!blocks.has(hashes[probe - 1] as bigint)) {
+        hi = probe - 1;
+        break;
+      }
+      lo = probe;
+    }
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (holder.blocks.has(hashes[mid - 1] as bigint)) lo = mid;
+      if (blocks.has(hashes[mid - 1] as bigint)) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Number of leading levels whose holder count satisfies `ok` (a monotone predicate), ≥ 1. */
+  private lastLevel(hashes: readonly bigint[], ok: (size: number) => boolean): number {
+    let lo = 1;
+    let hi = hashes.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ok(this.holders.get(hashes[mid - 1] as bigint)?.size ?? 0)) lo = mid;
       else hi = mid - 1;
     }
     return lo;
