@@ -88,8 +88,9 @@ export class NodeAgent {
   constructor(private readonly p: AgentParts) {
     this.cfg = p.config;
     this.log = p.logger.child({ nodeId: p.config.nodeId });
-    // One keep-alive pool to the engine; connections are reused across jobs.
-    this.dispatcher = new UndiciAgent({ connections: 1024, pipelining: 0, keepAliveTimeout: 30_000 });
+    // One keep-alive pool to the engine; connections are reused across jobs (pipelining 0 would turn
+    // keep-alive off in undici).
+    this.dispatcher = new UndiciAgent({ connections: 1024, pipelining: 1, keepAliveTimeout: 30_000 });
   }
 
   /** Reads the engine once, starts the GPU collector and the connection loop. */

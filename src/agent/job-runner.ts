@@ -2,7 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Dispatcher, request } from "undici";
 import { type Job, type JobChunkSchema, JobErrorKind, JobKind } from "../gen/llmlb/v1/node_pb.js";
 import type { EngineAdapter } from "./engines/types.js";
-import { sseData } from "./sse-reader.js";
+import { SseParser } from "./sse-reader.js";
 
 /** A chunk ready to send up the stream. */
 export type ChunkInit = MessageInitShape<typeof JobChunkSchema>;
@@ -107,30 +107,41 @@ export async function runJob(
 
   let started = false;
   let usage: ChunkInit["usage"];
+  const parser = new SseParser();
   try {
-    for await (const data of sseData(res.body)) {
-      if (data === "[DONE]") break;
-      let c: EngineChunk;
-      try {
-        c = JSON.parse(data) as EngineChunk;
-      } catch {
-        continue; // keep-alive or a malformed event: skip it rather than kill the job
+    // One chunk per network read, not per token: an engine that sends many events in one read (or a
+    // fast one under load) costs one message on the node stream instead of one per token.
+    for await (const bytes of res.body) {
+      let text = "";
+      let finish = "";
+      let choiceIndex = 0;
+      for (const data of parser.push(bytes)) {
+        // [DONE] is skipped, not a reason to stop: abandoning the body would close the keep-alive
+        // connection, and a new TCP connection per job costs more than a whole job on a fast engine.
+        if (data === "[DONE]") continue;
+        let c: EngineChunk;
+        try {
+          c = JSON.parse(data) as EngineChunk;
+        } catch {
+          continue; // keep-alive or a malformed event: skip it rather than kill the job
+        }
+        if (c.error) throw new Error(c.error.message ?? "engine stream error");
+        if (c.usage) {
+          usage = {
+            promptTokens: c.usage.prompt_tokens ?? 0,
+            completionTokens: c.usage.completion_tokens ?? 0,
+            cachedPromptTokens: c.usage.prompt_tokens_details?.cached_tokens ?? 0,
+          };
+        }
+        const choice = c.choices?.[0];
+        if (!choice) continue;
+        text += (kind === "chat" ? choice.delta?.content : choice.text) ?? "";
+        if (choice.finish_reason) finish = choice.finish_reason;
+        choiceIndex = choice.index ?? 0;
       }
-      if (c.error) throw new Error(c.error.message ?? "engine stream error");
-      if (c.usage) {
-        usage = {
-          promptTokens: c.usage.prompt_tokens ?? 0,
-          completionTokens: c.usage.completion_tokens ?? 0,
-          cachedPromptTokens: c.usage.prompt_tokens_details?.cached_tokens ?? 0,
-        };
-      }
-      const choice = c.choices?.[0];
-      if (!choice) continue;
-      const text = (kind === "chat" ? choice.delta?.content : choice.text) ?? "";
-      const finish = choice.finish_reason ?? "";
       if (!text && !finish) continue;
       started = true;
-      emit({ textDelta: text, finishReason: finish, choiceIndex: choice.index ?? 0 });
+      emit({ textDelta: text, finishReason: finish, choiceIndex });
     }
   } catch (err) {
     if (signal.aborted) return fail(JobErrorKind.CANCELLED, "cancelled");

@@ -47,7 +47,9 @@ export function spawnLlmlb(
   env: NodeJS.ProcessEnv = {},
   stdio: "ignore" | "inherit" | "pipe" = "ignore",
 ): ChildProcess {
-  return spawn(process.execPath, [LLMLB_BIN, ...args], {
+  // LLMLB_CHILD_NODE_ARGS passes node flags to spawned processes (e.g. "--cpu-prof" when profiling a benchmark).
+  const nodeArgs = (process.env.LLMLB_CHILD_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  return spawn(process.execPath, [...nodeArgs, LLMLB_BIN, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", stdio === "inherit" ? "inherit" : "pipe", stdio === "pipe" ? "pipe" : stdio],
   });

@@ -5,8 +5,11 @@ import type { Rng } from "./rng.js";
 import { FleetState } from "./state/fleet-state.js";
 import { STRATEGY_DEFS, type StrategyDef, type StrategyName } from "./strategies.js";
 
+/** Seed-000 GPU capability score (per GPU, per node), for /loads and the dashboard. */
 export { capabilityScore, nodeCapability } from "./capability.js";
+/** Seed-004 weighted_round_robin weight (per instance, per node), for /loads. */
 export { instanceWeight, nodeWeight } from "./instance-weight.js";
+/** The name of one of the strategies in STRATEGY_NAMES. */
 export type { StrategyName } from "./strategies.js";
 
 /** Every strategy name, the default (`metrics`) first. */

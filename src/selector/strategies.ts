@@ -36,11 +36,13 @@ const MAX = { type: "max-score" } as const;
 const RR = { type: "round-robin" } as const;
 // Seed 000 steps 2–5: per fallback level, the threshold gate (one pass; the same verdict as the
 // metrics-level → gpu/vram/active-threshold chain), then fewest active requests with GPU
-// capability as the tie-break order (the 0.001 weight can never outvote one request of difference).
+// capability as the tie-break order. fewest-active scores (1 + min) / (1 + active), so one request
+// of difference is worth ≥ 1/((1+a)(2+a)) > 1e-7 for any a below ~3,000: capability's 1e-7 weight
+// can never outvote it, yet a 1 % capability difference still clears the picker's 1e-9 tie band.
 const gate = (level: number) => [{ type: "metrics-gate", params: { level } }];
 const metricsScorers = [
   { type: "fewest-active", weight: 1 },
-  { type: "capability", weight: 0.001 },
+  { type: "capability", weight: 1e-7 },
 ] as const;
 
 /** Every strategy, by the name operators and the seeds use. */

@@ -36,8 +36,8 @@ export function createCostPerformanceScorer(_params: unknown, env: PluginEnv): S
       let best = 0;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const speeds = env.fleet.recordAt(i, node).statsFor(request.model).current();
-        const tokensPerSecond = 1000 / (speeds.decodeMsPerToken * (1 + slotLoad(node)));
+        const decodeMs = env.fleet.recordAt(i, node).hot(request.model, false).decodeMsPerToken;
+        const tokensPerSecond = 1000 / (decodeMs * (1 + slotLoad(node)));
         const value = tokensPerSecond / Math.max(MIN_COST, costPerHour(node) ?? fallbackCost);
         out[i] = Number.isFinite(value) ? value : 0;
         if ((out[i] as number) > best) best = out[i] as number;

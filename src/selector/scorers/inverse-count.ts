@@ -4,9 +4,9 @@ import type { Scorer } from "../pipeline.js";
 
 /**
  * "Fewer is better" over a per-node count: score = (1 + min) / (1 + count), so the least loaded
- * candidate scores 1 and each extra request lowers the score by a visible step (it stays above
- * ~1/1000 of the best for a count up to 1000, which is what lets a 0.001-weighted tie-breaker
- * such as capability never override a real difference).
+ * candidate scores 1 and each extra request lowers the score by at least 1/((1+c)(2+c)) — more
+ * than 1e-7 below ~3,000, which is what lets a 1e-7-weighted tie-breaker such as capability
+ * never override a real difference.
  */
 function inverseCount(name: string, count: (node: NodeSnapshot) => number): () => Scorer {
   return () => ({

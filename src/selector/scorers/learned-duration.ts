@@ -2,7 +2,6 @@ import type { NodeSnapshot } from "../../nodes/types.js";
 import { activeRequests } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
-import { adaptiveFeatures, createAdaptiveModel } from "../state/fleet-state.js";
 
 /**
  * Seed 003 smart_adaptive: each node (per model) has an online-learned regression of job
@@ -11,20 +10,18 @@ import { adaptiveFeatures, createAdaptiveModel } from "../state/fleet-state.js";
  * table prior. Predicts this request's duration everywhere and scores fastest / own.
  */
 export function createLearnedDurationScorer(_params: unknown, env: PluginEnv): Scorer {
-  const x = new Float64Array(4);
   return {
     name: "learned-duration",
     score(request, nodes, n, out) {
-      const expected = env.fleet.expectedOutput(request);
-      const prompt = Math.max(0, request.promptTokens) || 0;
+      const out100 = env.fleet.expectedOutput(request) / 100;
+      const prompt1k = (Math.max(0, request.promptTokens) || 0) / 1000;
       let best = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const rec = env.fleet.recordAt(i, node);
-        const stats = rec.statsFor(request.model);
-        stats.adaptive ??= createAdaptiveModel(stats);
+        // θ lives on the record (its hot copy), so this is one object per node, not four.
+        const rec = env.fleet.recordAt(i, node).hot(request.model, true);
         const batch = Math.max(activeRequests(node), rec.jobs) + 1;
-        const predicted = stats.adaptive.predict(adaptiveFeatures(prompt, expected, batch, x));
+        const predicted = rec.a0 + rec.a1 * prompt1k + rec.a2 * out100 + rec.a3 * out100 * batch;
         // A regression can extrapolate below zero; no job takes less than a millisecond.
         const ms = Number.isFinite(predicted) ? Math.max(1, predicted) : 1e12;
         out[i] = ms;

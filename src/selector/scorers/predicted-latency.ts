@@ -4,6 +4,7 @@ import type { Scorer } from "../pipeline.js";
 import type { PluginEnv, PluginParams } from "../plugin-kit.js";
 import { boolParam, ensureLength, numParam } from "../plugin-kit.js";
 import { KV_HIGH, type LatencyPrediction, predictLatency } from "../state/latency-model.js";
+import { blockKeys } from "../state/prefix-index.js";
 
 /**
  * gpu_aware: predicts this request's TTFT and completion time on every candidate from live state
@@ -27,7 +28,11 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
       const now = env.now();
       const index = affinity ? fleet.prefixes : undefined;
       let epoch = Number.NaN; // NaN never equals a holder's epoch: no match this call
-      if (index !== undefined && request.prefixHashes.length > 0 && index.match(request.prefixHashes) > 0) {
+      if (
+        index !== undefined &&
+        request.prefixHashes.length > 0 &&
+        index.match(blockKeys(request.prefixHashes)) > 0
+      ) {
         epoch = index.currentEpoch;
       }
       const prompt = Math.max(0, finiteOr(request.promptTokens, 0));
@@ -38,8 +43,16 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
         const rec = fleet.recordAt(i, node);
         let hit = rec.matchEpoch === epoch ? fleet.cachedTokens(request, rec.matched) : 0;
         if (hit > 0 && engineUsable(node) && finiteOr(node.engine?.kvCacheUsage, 0) > KV_HIGH) hit *= 0.5;
-        const speeds = rec.statsFor(request.model).current();
-        const p = predictLatency(rec, node, speeds, prompt, hit, expected, now, prediction);
+        const p = predictLatency(
+          rec,
+          node,
+          rec.hot(request.model, false),
+          prompt,
+          hit,
+          expected,
+          now,
+          prediction,
+        );
         const objective = p.totalMs + ttftWeight * p.ttftMs;
         out[i] = objective;
         cached[i] = hit;

@@ -1,10 +1,10 @@
 import type { JobOutcome, NodeSnapshot } from "../../nodes/types.js";
+import { finiteOr } from "../node-figures.js";
 import type { Lifecycle } from "../pipeline.js";
 import type { SelectionRequest } from "../types.js";
 import { type LatencyPrediction, predictLatency } from "./latency-model.js";
-import { type ModelStats, NodeRecord, type PendingJob } from "./node-record.js";
-import { OnlineRegression } from "./online-regression.js";
-import { PrefixIndex } from "./prefix-index.js";
+import { adaptiveFeatures, createAdaptiveModel, NodeRecord, type PendingJob } from "./node-record.js";
+import { blockKeys, PrefixIndex } from "./prefix-index.js";
 
 /** What a strategy's fleet state tracks beyond job counts. */
 export interface FleetOptions {
@@ -111,7 +111,7 @@ export class FleetState implements Lifecycle {
   /** Prompt tokens of `request` a holder of `blocks` leading blocks has cached. */
   cachedTokens(request: SelectionRequest, blocks: number): number {
     if (blocks <= 0) return 0;
-    const prompt = Math.max(0, request.promptTokens);
+    const prompt = Math.max(0, finiteOr(request.promptTokens, 0));
     const perBlock =
       this.options.prefixBlockTokens > 0
         ? this.options.prefixBlockTokens
@@ -119,6 +119,7 @@ export class FleetState implements Lifecycle {
     return Math.min(prompt, blocks * perBlock);
   }
 
+  /** A job went to `nodeId`: book it, advance the node's prefill queue, index its prefix blocks. */
   dispatch(request: SelectionRequest, nodeId: string): void {
     const now = this.options.now();
     const rec = this.lookup(nodeId);
@@ -127,10 +128,11 @@ export class FleetState implements Lifecycle {
     const prompt = Math.max(0, request.promptTokens) || 0;
     const output = this.expectedOutput(request);
     let waitMs = 0;
+    const keys = this.prefixes !== undefined ? blockKeys(request.prefixHashes) : undefined;
     if (rec.node !== undefined && this.options.learnSpeeds) {
       // Advance the node's virtual prefill queue by this prompt's uncached part.
-      const blocks = this.prefixes?.matchOne(rec, request.prefixHashes) ?? 0;
-      const speeds = rec.statsFor(request.model).current();
+      const blocks = keys !== undefined ? (this.prefixes?.matchOne(rec, keys) ?? 0) : 0;
+      const speeds = rec.hot(request.model, false);
       const cached = this.cachedTokens(request, blocks);
       const p = predictLatency(rec, rec.node, speeds, prompt, cached, output, now, this.scratch);
       waitMs = p.waitMs;
@@ -148,9 +150,10 @@ export class FleetState implements Lifecycle {
       predictedWaitMs: waitMs,
       batch: rec.jobs,
     });
-    this.prefixes?.record(rec, request.prefixHashes);
+    if (keys !== undefined) this.prefixes?.record(rec, keys);
   }
 
+  /** A job ended: take it off the books and learn from its timings. */
   outcome(outcome: JobOutcome): void {
     const rec = this.records.get(outcome.nodeId);
     if (rec === undefined) return; // node already removed: nothing to learn into
@@ -181,10 +184,10 @@ export class FleetState implements Lifecycle {
       const adjusted = Math.max(ttft - (job?.predictedWaitMs ?? 0), ttft * 0.25);
       this.pair[0] = 1;
       this.pair[1] = uncached / 1000;
-      stats.prefill.learn(this.pair, adjusted);
+      stats.learn(stats.prefill, this.pair, adjusted);
       if (completion >= 2) {
         this.pair[1] = batch;
-        stats.decode.learn(this.pair, (duration - ttft) / (completion - 1));
+        stats.learn(stats.decode, this.pair, (duration - ttft) / (completion - 1));
       }
     }
     if (this.options.adaptive) {
@@ -192,10 +195,12 @@ export class FleetState implements Lifecycle {
       const x = this.adaptiveX;
       adaptiveFeatures(prompt, completion, batch, x);
       stats.adaptive ??= createAdaptiveModel(stats);
-      stats.adaptive.learn(x, duration);
+      stats.learn(stats.adaptive, x, duration);
     }
+    rec.invalidateHot();
   }
 
+  /** A node left for good: free everything held for it. */
   remove(nodeId: string): void {
     const rec = this.records.get(nodeId);
     if (rec === undefined) return;
@@ -205,6 +210,7 @@ export class FleetState implements Lifecycle {
     this.slotRecords = [];
   }
 
+  /** Entries held, for bounded-memory checks. */
   size(): number {
     let n = this.outputEwma.size;
     for (const rec of this.records.values()) n += rec.size();
@@ -243,26 +249,4 @@ export class FleetState implements Lifecycle {
 
 function finiteCount(x: number): number {
   return Number.isFinite(x) && x > 0 ? x : 0;
-}
-
-/** smart_adaptive's features: [1, prompt/1000, output/100, output/100 · batch]. */
-export function adaptiveFeatures(
-  prompt: number,
-  output: number,
-  batch: number,
-  x: Float64Array,
-): Float64Array {
-  x[0] = 1;
-  x[1] = prompt / 1000;
-  x[2] = output / 100;
-  x[3] = (output / 100) * batch;
-  return x;
-}
-
-/** A duration regression seeded from the node's current speed estimates (cold start = prior). */
-export function createAdaptiveModel(stats: ModelStats): OnlineRegression {
-  const s = stats.current();
-  const prior = [s.overheadMs, s.prefillMsPerToken * 1000, s.decodeMsPerToken * 100, s.decodeSlopeMs * 100];
-  const variance = prior.map((v) => (2 * v) ** 2 + 1);
-  return new OnlineRegression(prior, variance, 0.99);
 }

@@ -55,15 +55,20 @@ export class ModelStats {
     );
   }
 
-  /** Samples the cached `speeds` reflect; -1 = not computed yet. */
+  /** Bumped by every learning step; the cached `speeds` and a record's hot copy follow it. */
+  version = 0;
   private speedsAt = -1;
+
+  /** Learns a (features, value) sample into one of the regressions and bumps the version. */
+  learn(model: OnlineRegression, x: ArrayLike<number>, y: number): void {
+    if (model.learn(x, y)) this.version++;
+  }
 
   /** Current speeds, clamped to sane ranges (same object every call: read, don't keep). */
   current(): Speeds {
     const s = this.speeds;
-    const at = this.prefill.samples + this.decode.samples;
-    if (at === this.speedsAt) return s;
-    this.speedsAt = at;
+    if (this.version === this.speedsAt) return s;
+    this.speedsAt = this.version;
     const [o = 0, pf = 0] = this.prefill.theta;
     const [d0 = 0, slope = 0] = this.decode.theta;
     s.overheadMs = clamp(o, 0, 60_000);
@@ -78,9 +83,16 @@ function clamp(x: number, lo: number, hi: number): number {
   return x >= lo ? Math.min(x, hi) : lo; // NaN fails the comparison → lo
 }
 
-/** Everything a strategy remembers about one node; also its entry in the prefix index. */
-export class NodeRecord implements PrefixHolder {
-  readonly blocks = new Map<bigint, true>();
+/**
+ * Everything a strategy remembers about one node; also its entry in the prefix index.
+ *
+ * It also carries a hot copy of one model's clamped speeds and smart_adaptive coefficients as
+ * its own fields: scoring reads them from the record it already touches instead of chasing
+ * record → model stats → regressions → speeds (four more cache misses per candidate on a big
+ * fleet). The copy is reloaded when the model changes or an outcome taught something new.
+ */
+export class NodeRecord implements PrefixHolder, Speeds {
+  readonly blocks = new Map<number, true>();
   matched = 0;
   matchEpoch = -1;
   /** Latest snapshot seen in select, so dispatch-time predictions can use the engine's signals. */
@@ -97,6 +109,17 @@ export class NodeRecord implements PrefixHolder {
   ewmaMs: number | undefined;
   /** Smooth weighted round robin's running weight. */
   swrrCurrent = 0;
+  // Hot copy (see class comment). NaN-initialised: double fields from the start, "not loaded".
+  overheadMs = Number.NaN;
+  prefillMsPerToken = Number.NaN;
+  decodeMsPerToken = Number.NaN;
+  decodeSlopeMs = Number.NaN;
+  /** smart_adaptive θ₀..θ₃ for the hot model. */
+  a0 = Number.NaN;
+  a1 = Number.NaN;
+  a2 = Number.NaN;
+  a3 = Number.NaN;
+  private hotModel = "";
   private gpus: readonly GpuFacts[] = [];
   private readonly models = new Map<string, ModelStats>();
   private lastModel = "";
@@ -131,6 +154,35 @@ export class NodeRecord implements PrefixHolder {
   }
 
   /**
+   * This record, its hot fields loaded with `model`'s clamped speeds (and smart_adaptive's θ
+   * when `adaptive`). Cheap when the model is the same as last time and nothing was learned since.
+   */
+  hot(model: string, adaptive: boolean): this {
+    if (model === this.hotModel && (!adaptive || !Number.isNaN(this.a0))) return this;
+    const fresh = this.statsFor(model);
+    const s = fresh.current();
+    this.overheadMs = s.overheadMs;
+    this.prefillMsPerToken = s.prefillMsPerToken;
+    this.decodeMsPerToken = s.decodeMsPerToken;
+    this.decodeSlopeMs = s.decodeSlopeMs;
+    if (adaptive) {
+      fresh.adaptive ??= createAdaptiveModel(fresh);
+      const theta = fresh.adaptive.theta;
+      this.a0 = theta[0] as number;
+      this.a1 = theta[1] as number;
+      this.a2 = theta[2] as number;
+      this.a3 = theta[3] as number;
+    } else this.a0 = Number.NaN;
+    this.hotModel = model;
+    return this;
+  }
+
+  /** Marks the hot copy stale: learning changed the speeds (the only writer is FleetState.outcome). */
+  invalidateHot(): void {
+    this.hotModel = "";
+  }
+
+  /**
    * Removes and returns the pending job dispatched closest to `dispatchedAt` (outcomes carry no
    * job id, but dispatch time = now − duration). The list stays in dispatch order.
    */
@@ -158,6 +210,7 @@ export class NodeRecord implements PrefixHolder {
     this.models.clear();
     this.lastModel = "";
     this.lastStats = undefined;
+    this.hotModel = "";
   }
 }
 
@@ -169,4 +222,26 @@ function sameGpus(a: readonly GpuFacts[], b: readonly GpuFacts[]): boolean {
     if (x.name !== y.name || x.vramTotalMib !== y.vramTotalMib) return false;
   }
   return true;
+}
+
+/** smart_adaptive's features: [1, prompt/1000, output/100, output/100 · batch]. */
+export function adaptiveFeatures(
+  prompt: number,
+  output: number,
+  batch: number,
+  x: Float64Array,
+): Float64Array {
+  x[0] = 1;
+  x[1] = prompt / 1000;
+  x[2] = output / 100;
+  x[3] = (output / 100) * batch;
+  return x;
+}
+
+/** A duration regression seeded from the node's current speed estimates (cold start = prior). */
+export function createAdaptiveModel(stats: ModelStats): OnlineRegression {
+  const s = stats.current();
+  const prior = [s.overheadMs, s.prefillMsPerToken * 1000, s.decodeMsPerToken * 100, s.decodeSlopeMs * 100];
+  const variance = prior.map((v) => (2 * v) ** 2 + 1);
+  return new OnlineRegression(prior, variance, 0.99);
 }

@@ -11,11 +11,34 @@
  * cumulative (hash i covers blocks 0..i, so any prompt touching block i touches 0..i−1), and
  * blocks are inserted deepest first, so a shallower block is never older than a deeper one and
  * LRU eviction never leaves a gap. That is what lets `match` binary-search a holder's depth.
+ *
+ * Keys are 30-bit fingerprints of the 64-bit hashes (small integers: a Map probe costs ~14 ns
+ * where a BigInt key costs ~60), computed once per request. The set is approximate, as allowed:
+ * a false match needs a fingerprint collision, about 2⁻²⁰ per probe for a node holding 1,000 blocks.
  */
+
+/** A block's key in the index: the low 30 bits of its hash (a V8 small integer). */
+export function blockKey(hash: bigint): number {
+  return Number(BigInt.asUintN(30, hash));
+}
+
+// The same hash array reaches select (maybe several times) and onDispatch: convert it once.
+const keyCache = new WeakMap<readonly bigint[], Int32Array>();
+
+/** The fingerprints of a request's prefix hashes, cached per array. */
+export function blockKeys(hashes: readonly bigint[]): Int32Array {
+  let keys = keyCache.get(hashes);
+  if (keys === undefined) {
+    keys = new Int32Array(hashes.length);
+    for (let i = 0; i < hashes.length; i++) keys[i] = blockKey(hashes[i] as bigint);
+    keyCache.set(hashes, keys);
+  }
+  return keys;
+}
 
 /** A node's view in the index; the matching fields are scratch written by `match`. */
 export interface PrefixHolder {
-  readonly blocks: Map<bigint, true>;
+  readonly blocks: Map<number, true>;
   /** Leading blocks matched by the last `match` whose epoch is `matchEpoch`. */
   matched: number;
   matchEpoch: number;
@@ -23,7 +46,7 @@ export interface PrefixHolder {
 
 /** Block-hash index over many holders (see file comment). */
 export class PrefixIndex<H extends PrefixHolder> {
-  private readonly holders = new Map<bigint, Set<H>>();
+  private readonly holders = new Map<number, Set<H>>();
   private alive: H[] = [];
   private epoch = 0;
   /** Above this many holders of the first block, binary-search each one instead of walking levels. */
@@ -37,11 +60,11 @@ export class PrefixIndex<H extends PrefixHolder> {
     return this.epoch;
   }
 
-  /** Records that `holder` now caches the blocks `hashes` (a prompt's leading blocks, in order). */
-  record(holder: H, hashes: readonly bigint[]): void {
+  /** Records that `holder` now caches the blocks `keys` (a prompt's leading blocks, in order; see blockKeys). */
+  record(holder: H, keys: Int32Array): void {
     // Deepest block first, so the shared leading blocks are the most recent and are evicted last.
-    for (let i = hashes.length - 1; i >= 0; i--) {
-      const h = hashes[i] as bigint;
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const h = keys[i] as number;
       if (holder.blocks.delete(h)) {
         holder.blocks.set(h, true);
         continue;
@@ -55,32 +78,32 @@ export class PrefixIndex<H extends PrefixHolder> {
       set.add(holder);
     }
     while (holder.blocks.size > this.capacity) {
-      const oldest = holder.blocks.keys().next().value as bigint;
+      const oldest = holder.blocks.keys().next().value as number;
       holder.blocks.delete(oldest);
       this.unlink(oldest, holder);
     }
   }
 
   /**
-   * Marks on every holder how many leading blocks of `hashes` it holds (valid for this epoch);
+   * Marks on every holder how many leading blocks of `keys` it holds (valid for this epoch);
    * returns the longest match. Few holders: walk the levels narrowing the set (holders × depth
    * Set probes). Many holders — a system prompt the whole fleet has seen — binary-search each
    * holder's own blocks instead (holders × log₂ depth).
    */
-  match(hashes: readonly bigint[]): number {
+  match(keys: Int32Array): number {
     this.epoch = (this.epoch + 1) | 0;
-    const first = hashes.length > 0 ? this.holders.get(hashes[0] as bigint) : undefined;
+    const first = keys.length > 0 ? this.holders.get(keys[0] as number) : undefined;
     if (first === undefined) return 0;
     if (first.size > PrefixIndex.WALK_LIMIT) {
       // Holder counts only shrink with depth (the invariant), so two global binary searches
       // bound every holder's depth: all of them hold the levels whose count still equals the
       // first block's, and nobody holds beyond the deepest non-empty level.
       const all = first.size;
-      const floor = this.lastLevel(hashes, (size) => size === all);
-      const ceiling = this.lastLevel(hashes, (size) => size > 0);
+      const floor = this.lastLevel(keys, (size) => size === all);
+      const ceiling = this.lastLevel(keys, (size) => size > 0);
       let deepest = 0;
       for (const h of first) {
-        const depth = floor === ceiling ? floor : this.depthOf(h, hashes, floor, ceiling);
+        const depth = floor === ceiling ? floor : this.depthOf(h, keys, floor, ceiling);
         h.matched = depth;
         h.matchEpoch = this.epoch;
         if (depth > deepest) deepest = depth;
@@ -95,8 +118,8 @@ export class PrefixIndex<H extends PrefixHolder> {
       alive[k++] = h;
     }
     let depth = 1;
-    for (let i = 1; i < hashes.length && k > 0; i++) {
-      const set = this.holders.get(hashes[i] as bigint);
+    for (let i = 1; i < keys.length && k > 0; i++) {
+      const set = this.holders.get(keys[i] as number);
       if (set === undefined) break;
       let m = 0;
       for (let j = 0; j < k; j++) {
@@ -112,10 +135,10 @@ export class PrefixIndex<H extends PrefixHolder> {
     return depth;
   }
 
-  /** Leading blocks of `hashes` that one holder has (without touching other holders). */
-  matchOne(holder: H, hashes: readonly bigint[]): number {
-    return hashes.length > 0 && holder.blocks.has(hashes[0] as bigint)
-      ? this.depthOf(holder, hashes, 1, hashes.length)
+  /** Leading blocks of `keys` that one holder has (without touching other holders). */
+  matchOne(holder: H, keys: Int32Array): number {
+    return keys.length > 0 && holder.blocks.has(keys[0] as number)
+      ? this.depthOf(holder, keys, 1, keys.length)
       : 0;
   }
 
@@ -124,11 +147,11 @@ export class PrefixIndex<H extends PrefixHolder> {
    * leading-run invariant makes it a search; galloping up from `lo` first settles the common
    * case (a holder of just the shared part) in one probe, then binary search narrows the rest.
    */
-  private depthOf(holder: H, hashes: readonly bigint[], lo: number, hi: number): number {
+  private depthOf(holder: H, keys: Int32Array, lo: number, hi: number): number {
     const blocks = holder.blocks;
     for (let step = 1; lo < hi; step *= 2) {
       const probe = Math.min(lo + step, hi);
-      if (!blocks.has(hashes[probe - 1] as bigint)) {
+      if (!blocks.has(keys[probe - 1] as number)) {
         hi = probe - 1;
         break;
       }
@@ -136,19 +159,19 @@ export class PrefixIndex<H extends PrefixHolder> {
     }
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (blocks.has(hashes[mid - 1] as bigint)) lo = mid;
+      if (blocks.has(keys[mid - 1] as number)) lo = mid;
       else hi = mid - 1;
     }
     return lo;
   }
 
   /** Number of leading levels whose holder count satisfies `ok` (a monotone predicate), ≥ 1. */
-  private lastLevel(hashes: readonly bigint[], ok: (size: number) => boolean): number {
+  private lastLevel(keys: Int32Array, ok: (size: number) => boolean): number {
     let lo = 1;
-    let hi = hashes.length;
+    let hi = keys.length;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (ok(this.holders.get(hashes[mid - 1] as bigint)?.size ?? 0)) lo = mid;
+      if (ok(this.holders.get(keys[mid - 1] as number)?.size ?? 0)) lo = mid;
       else hi = mid - 1;
     }
     return lo;
@@ -166,7 +189,7 @@ export class PrefixIndex<H extends PrefixHolder> {
     return this.holders.size;
   }
 
-  private unlink(hash: bigint, holder: H): void {
+  private unlink(hash: number, holder: H): void {
     const set = this.holders.get(hash);
     if (set === undefined) return;
     set.delete(holder);

@@ -186,6 +186,15 @@ describe("metrics strategy (seed 000/001)", () => {
     expect(makeStrategy("metrics").select(makeRequest(), nodes)?.node.id).toBe("75");
   });
 
+  it("capability only breaks ties, even with a large active threshold (500)", () => {
+    const strategy = makeStrategy("metrics", { activeRequestThreshold: 500 });
+    const h100 = makeNode("h100", { gpu: "h100", ...full(10, 10, 200), maxConcurrency: 512 });
+    const small = makeNode("3080", { gpu: "rtx3080", ...full(10, 10, 199), maxConcurrency: 512 });
+    expect(strategy.select(makeRequest(), [h100, small])?.node.id).toBe("3080");
+    const tied = makeNode("3080", { gpu: "rtx3080", ...full(10, 10, 200), maxConcurrency: 512 });
+    expect(strategy.select(makeRequest(), [tied, h100])?.node.id).toBe("h100");
+  });
+
   it("an unhealthy engine's figures do not count (level 3, not 2)", () => {
     const node = makeNode("sick", { engine: { healthy: false, runningRequests: 0 } });
     expect(makeStrategy("metrics").select(makeRequest(), [node])?.reason).toBe("capability_round_robin");

@@ -1,11 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { NodeSnapshot } from "../../../src/nodes/types.js";
 import { createSeededRng } from "../../../src/selector/rng.js";
-import {
-  adaptiveFeatures,
-  createAdaptiveModel,
-  FleetState,
-} from "../../../src/selector/state/fleet-state.js";
+import { FleetState } from "../../../src/selector/state/fleet-state.js";
+import { adaptiveFeatures, createAdaptiveModel } from "../../../src/selector/state/node-record.js";
 import type { SelectionRequest } from "../../../src/selector/types.js";
 import { makeNode, makeRequest, makeStrategy, picks, tally, testClock } from "./factory.js";
 

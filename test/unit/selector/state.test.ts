@@ -1,34 +1,46 @@
 import { describe, expect, it } from "vitest";
 import { OnlineRegression } from "../../../src/selector/state/online-regression.js";
-import { type PrefixHolder, PrefixIndex } from "../../../src/selector/state/prefix-index.js";
+import {
+  blockKey,
+  blockKeys,
+  type PrefixHolder,
+  PrefixIndex,
+} from "../../../src/selector/state/prefix-index.js";
 import { modelParamsB, speedPrior } from "../../../src/selector/state/speed-prior.js";
 import { gpu } from "./factory.js";
 
 const holder = (): PrefixHolder => ({ blocks: new Map(), matched: 0, matchEpoch: -1 });
 
 describe("PrefixIndex", () => {
+  it("keys blocks by a 30-bit fingerprint, the same for the same hash", () => {
+    expect(blockKey((1n << 40n) + 5n)).toBe(5);
+    expect(blockKey(0xffff_ffff_ffff_ffffn)).toBe(2 ** 30 - 1);
+    const hashes = [1n, 2n];
+    expect(blockKeys(hashes)).toBe(blockKeys(hashes)); // converted once per request
+  });
+
   it("finds the longest leading match per holder", () => {
     const index = new PrefixIndex<PrefixHolder>(100);
     const a = holder();
     const b = holder();
-    index.record(a, [1n, 2n, 3n, 4n]);
-    index.record(b, [1n, 2n, 9n]);
-    expect(index.match([1n, 2n, 3n, 5n])).toBe(3);
+    index.record(a, blockKeys([1n, 2n, 3n, 4n]));
+    index.record(b, blockKeys([1n, 2n, 9n]));
+    expect(index.match(blockKeys([1n, 2n, 3n, 5n]))).toBe(3);
     const epoch = index.currentEpoch;
     expect([a.matchEpoch === epoch ? a.matched : 0, b.matchEpoch === epoch ? b.matched : 0]).toEqual([3, 2]);
-    expect(index.matchOne(b, [1n, 2n, 3n])).toBe(2);
-    expect(index.match([7n])).toBe(0);
+    expect(index.matchOne(b, blockKeys([1n, 2n, 3n]))).toBe(2);
+    expect(index.match(blockKeys([7n]))).toBe(0);
   });
 
   it("is an LRU per holder that evicts deep blocks before shared leading ones", () => {
     const index = new PrefixIndex<PrefixHolder>(4);
     const a = holder();
-    index.record(a, [1n, 2n, 3n]);
-    index.record(a, [1n, 5n, 6n]);
+    index.record(a, blockKeys([1n, 2n, 3n]));
+    index.record(a, blockKeys([1n, 5n, 6n]));
     expect(a.blocks.size).toBe(4);
-    expect(index.matchOne(a, [1n])).toBe(1);
-    expect(index.matchOne(a, [1n, 2n])).toBe(2);
-    expect(a.blocks.has(3n)).toBe(false);
+    expect(index.matchOne(a, blockKeys([1n]))).toBe(1);
+    expect(index.matchOne(a, blockKeys([1n, 2n]))).toBe(2);
+    expect(a.blocks.has(blockKey(3n))).toBe(false);
     index.forget(a);
     expect(index.size).toBe(0);
   });
@@ -87,15 +99,15 @@ describe("PrefixIndex at fleet scale", () => {
       Array.from({ length: depth }, (_, i) => BigInt(family * 10_000 + i * 7 + (i > 20 ? family : 0)));
     // Every holder sees the shared system prompt, then a varying tail, with evictions.
     holders.forEach((h, k) => {
-      index.record(h, prompt(1, 10 + (k % 40)));
-      index.record(h, prompt(2 + (k % 3), 5 + (k % 30)));
+      index.record(h, blockKeys(prompt(1, 10 + (k % 40))));
+      index.record(h, blockKeys(prompt(2 + (k % 3), 5 + (k % 30))));
     });
-    const query = prompt(1, 50);
+    const query = blockKeys(prompt(1, 50));
     expect(index.match(query)).toBeGreaterThan(20);
     const epoch = index.currentEpoch;
     for (const h of holders) {
       let walk = 0;
-      while (walk < query.length && h.blocks.has(query[walk] as bigint)) walk++;
+      while (walk < query.length && h.blocks.has(query[walk] as number)) walk++;
       expect(h.matchEpoch === epoch ? h.matched : 0).toBe(walk);
       expect(index.matchOne(h, query)).toBe(walk);
     }
