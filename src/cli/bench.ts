@@ -10,6 +10,7 @@ const BENCHES: Record<string, (o: BenchOptions) => Promise<unknown>> = {
   select: async (o) => (await import("../../bench/select.js")).runSelectBench(o.out ? { out: o.out } : {}),
   routing: async (o) => (await import("../../bench/routing.js")).runRoutingBench(o),
   agent: async (o) => (await import("../../bench/agent.js")).runAgentBench(o),
+  dispatch: async (o) => (await import("../../bench/dispatch.js")).runDispatchBench(o),
   fairness: async (o) => (await import("../../bench/fairness.js")).runFairnessBench(o),
 };
 
