@@ -18,6 +18,7 @@ import { registerLoadbalancerCompatRoutes } from "../http/loadbalancer-compat/in
 import { registerOpenAIRoutes } from "../http/openai/routes.js";
 import { authenticate, type Credentials } from "../http/principal.js";
 import type { Job } from "../jobs/job.js";
+import { DEFAULT_PREFIX_BLOCK_CHARS } from "../jobs/prompt.js";
 import { Scheduler } from "../jobs/scheduler.js";
 import { StrategyBook } from "../jobs/strategy-book.js";
 import { createMetrics, type Metrics } from "../metrics/metrics.js";
@@ -71,6 +72,8 @@ export async function createControlPlane(
     gpuThreshold: config.gpuThreshold,
     vramThreshold: config.vramThreshold,
     activeRequestThreshold: config.activeRequestThreshold,
+    // Prefix hashes cover fixed character blocks; the selector reasons in tokens (≈ 4 characters each).
+    prefixBlockTokens: DEFAULT_PREFIX_BLOCK_CHARS / 4,
     observe: (stage: string, plugin: string, seconds: number) =>
       metrics.pluginDuration.observe({ stage, plugin }, seconds),
   });
