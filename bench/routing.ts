@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { type Fleet, type SimNodeSpec, launchFleet } from "../src/fleet/launcher.js";
+import { type Fleet, launchFleet, type SimNodeSpec } from "../src/fleet/launcher.js";
 import { startControlPlaneProcess } from "./lib/control-plane-process.js";
-import { type StreamOutcome, median, pool, recorder, seeded, streamChat } from "./lib/load.js";
+import { median, pool, recorder, type StreamOutcome, seeded, streamChat } from "./lib/load.js";
 import { printTable, writeJson } from "./lib/report.js";
 
 /** The heterogeneous fleet of the issue: consumer and datacenter GPUs serving one model. */
@@ -36,7 +36,12 @@ const mixed: Workload = {
   request(_i, rnd) {
     const promptChars = Math.round(400 * 40 ** rnd());
     const out = Math.round(16 + rnd() * 240);
-    return { model: MODEL, messages: [{ role: "user", content: text(promptChars, rnd) }], max_tokens: out, ignore_eos: true };
+    return {
+      model: MODEL,
+      messages: [{ role: "user", content: text(promptChars, rnd) }],
+      max_tokens: out,
+      ignore_eos: true,
+    };
   },
 };
 
@@ -107,7 +112,13 @@ async function poissonPhase(
   return { outcomes, wallMs };
 }
 
-function summarise(workload: string, strategy: string, load: string, rate: number, r: { outcomes: StreamOutcome[]; wallMs: number }): PhaseResult {
+function summarise(
+  workload: string,
+  strategy: string,
+  load: string,
+  rate: number,
+  r: { outcomes: StreamOutcome[]; wallMs: number },
+): PhaseResult {
   const ttft = recorder();
   const e2e = recorder();
   let ok = 0;
@@ -140,7 +151,12 @@ function summarise(workload: string, strategy: string, load: string, rate: numbe
 }
 
 /** Closed loop at high concurrency: the fleet's saturated request rate for a workload. */
-async function capacity(url: string, apiKey: string, workload: Workload, durationMs: number): Promise<number> {
+async function capacity(
+  url: string,
+  apiKey: string,
+  workload: Workload,
+  durationMs: number,
+): Promise<number> {
   const p = pool(url);
   const rnd = seeded(7);
   const end = performance.now() + durationMs;
@@ -164,21 +180,38 @@ async function capacity(url: string, apiKey: string, workload: Workload, duratio
  * load (50 / 80 / 95 % of measured capacity, same seeded request sequence), mixed lengths, and a
  * shared-prefix variant. TTFT and end-to-end times are wall-clock ms at the given time scale.
  */
-export async function runRoutingBench(o: { out?: string; quick?: boolean; strategies?: string[] }): Promise<object> {
+export async function runRoutingBench(o: {
+  out?: string;
+  quick?: boolean;
+  strategies?: string[];
+}): Promise<object> {
   const timeScale = 5;
   const phaseMs = o.quick ? 8_000 : 25_000;
   const strategies = o.strategies ?? ["round_robin", "least_connections", "metrics", "gpu_aware"];
   const apiKey = `sk-bench-${randomBytes(8).toString("hex")}`;
   const nodeToken = `nt-bench-${randomBytes(8).toString("hex")}`;
-  const cp = await startControlPlaneProcess({ LLMLB_API_KEYS: apiKey, LLMLB_NODE_TOKENS: nodeToken, LLMLB_DB: ":memory:", LLMLB_HEARTBEAT_SECS: "0.5" });
+  const cp = await startControlPlaneProcess({
+    LLMLB_API_KEYS: apiKey,
+    LLMLB_NODE_TOKENS: nodeToken,
+    LLMLB_DB: ":memory:",
+    LLMLB_HEARTBEAT_SECS: "0.5",
+  });
   let fleet: Fleet | undefined;
   const results: PhaseResult[] = [];
   try {
     fleet = await launchFleet({ serverUrl: cp.url, nodeToken, nodes: FLEET, timeScale, heartbeatSecs: 0.5 });
     await cp.waitForNodes(FLEET.length, 60_000);
     const cap = await capacity(cp.url, apiKey, mixed, o.quick ? 8_000 : 20_000);
-    console.log(`measured capacity (mixed workload, least_connections, 96 concurrent): ${cap.toFixed(1)} req/s`);
-    const loads: [string, number][] = o.quick ? [["80%", 0.8]] : [["50%", 0.5], ["80%", 0.8], ["95%", 0.95]];
+    console.log(
+      `measured capacity (mixed workload, least_connections, 96 concurrent): ${cap.toFixed(1)} req/s`,
+    );
+    const loads: [string, number][] = o.quick
+      ? [["80%", 0.8]]
+      : [
+          ["50%", 0.5],
+          ["80%", 0.8],
+          ["95%", 0.95],
+        ];
     for (const [label, frac] of loads) {
       for (const s of strategies) {
         const r = await poissonPhase(cp.url, apiKey, s, mixed, cap * frac, phaseMs, 1234);
@@ -193,16 +226,30 @@ export async function runRoutingBench(o: { out?: string; quick?: boolean; strate
       results.push(summarise("shared_prefix", s, "130% of LC capacity", sharedCap * 1.3, r));
       console.log(JSON.stringify(results.at(-1)));
     }
-    printTable(`Routing quality: ${FLEET.length} simulated nodes (time scale ${timeScale}), ${phaseMs / 1000} s per phase`, results as unknown as Record<string, string | number>[]);
-    const at80 = (s: string) => results.find((r) => r.workload === "mixed" && r.load === "80%" && r.strategy === s);
+    printTable(
+      `Routing quality: ${FLEET.length} simulated nodes (time scale ${timeScale}), ${phaseMs / 1000} s per phase`,
+      results as unknown as Record<string, string | number>[],
+    );
+    const at80 = (s: string) =>
+      results.find((r) => r.workload === "mixed" && r.load === "80%" && r.strategy === s);
     const sharedOf = (s: string) => results.find((r) => r.workload === "shared_prefix" && r.strategy === s);
     const ratios = {
-      ttft_p99_rr_over_gpu_aware_at_80: (at80("round_robin")?.ttft_p99_ms ?? 0) / (at80("gpu_aware")?.ttft_p99_ms ?? 1),
-      ttft_p99_lc_over_gpu_aware_at_80: (at80("least_connections")?.ttft_p99_ms ?? 0) / (at80("gpu_aware")?.ttft_p99_ms ?? 1),
-      shared_prefix_throughput_gpu_aware_over_rr: (sharedOf("gpu_aware")?.tokens_per_s ?? 0) / (sharedOf("round_robin")?.tokens_per_s ?? 1),
+      ttft_p99_rr_over_gpu_aware_at_80:
+        (at80("round_robin")?.ttft_p99_ms ?? 0) / (at80("gpu_aware")?.ttft_p99_ms ?? 1),
+      ttft_p99_lc_over_gpu_aware_at_80:
+        (at80("least_connections")?.ttft_p99_ms ?? 0) / (at80("gpu_aware")?.ttft_p99_ms ?? 1),
+      shared_prefix_throughput_gpu_aware_over_rr:
+        (sharedOf("gpu_aware")?.tokens_per_s ?? 0) / (sharedOf("round_robin")?.tokens_per_s ?? 1),
     };
     printTable("Ratios (targets: ≥ 2, ≥ 1.5, ≥ 1.5)", [ratios]);
-    const result = { timeScale, capacity_rps: cap, shared_capacity_rps: sharedCap, results, ratios, medianTtftP99: median(results.map((r) => r.ttft_p99_ms)) };
+    const result = {
+      timeScale,
+      capacity_rps: cap,
+      shared_capacity_rps: sharedCap,
+      results,
+      ratios,
+      medianTtftP99: median(results.map((r) => r.ttft_p99_ms)),
+    };
     writeJson(o.out ?? "bench/results/routing.json", result);
     writeFileSync((o.out ?? "bench/results/routing.json").replace(/\.json$/, ".svg"), svgChart(results));
     return result;
@@ -235,7 +282,10 @@ function svgChart(results: PhaseResult[]): string {
     bars += `<text x="${(60 + li * groupW + groupW / 2 - 10).toFixed(1)}" y="${H - 20}" font-size="12">${load} load</text>`;
   });
   const legend = strategies
-    .map((s, si) => `<rect x="${70 + si * 130}" y="10" width="10" height="10" fill="${colors[si % colors.length]}"/><text x="${84 + si * 130}" y="19" font-size="12">${s}</text>`)
+    .map(
+      (s, si) =>
+        `<rect x="${70 + si * 130}" y="10" width="10" height="10" fill="${colors[si % colors.length]}"/><text x="${84 + si * 130}" y="19" font-size="12">${s}</text>`,
+    )
     .join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif"><text x="10" y="${H / 2}" font-size="12" transform="rotate(-90 10 ${H / 2})">TTFT p99 (ms)</text>${legend}${bars}<line x1="58" y1="${H - 40}" x2="${W - 10}" y2="${H - 40}" stroke="#444"/></svg>\n`;
 }

@@ -10,7 +10,11 @@ export interface Percentiles {
 
 /** A latency recorder in microseconds with millisecond percentiles. */
 export function recorder() {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   return {
     record(ms: number) {
       h.recordValue(Math.max(1, Math.round(ms * 1000)));
@@ -38,7 +42,11 @@ export interface StreamOutcome {
 }
 
 /** Sends one streamed chat completion and times its first token and its end. */
-export async function streamChat(pool: Dispatcher, headers: Record<string, string>, body: object): Promise<StreamOutcome> {
+export async function streamChat(
+  pool: Dispatcher,
+  headers: Record<string, string>,
+  body: object,
+): Promise<StreamOutcome> {
   const t0 = performance.now();
   try {
     const res = await pool.request({
@@ -56,7 +64,11 @@ export async function streamChat(pool: Dispatcher, headers: Record<string, strin
     let failed = false;
     for await (const data of sseData(res.body)) {
       if (data === "[DONE]") break;
-      const j = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; usage?: { completion_tokens?: number }; error?: unknown };
+      const j = JSON.parse(data) as {
+        choices?: { delta?: { content?: string } }[];
+        usage?: { completion_tokens?: number };
+        error?: unknown;
+      };
       if (j.error) failed = true;
       if (ttft === undefined && j.choices?.[0]?.delta?.content) ttft = performance.now() - t0;
       if (j.usage?.completion_tokens) tokens = j.usage.completion_tokens;
@@ -77,7 +89,13 @@ export async function streamChat(pool: Dispatcher, headers: Record<string, strin
 
 /** A keep-alive pool sized for a benchmark. */
 export function pool(url: string, connections = 512): Pool {
-  return new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 0, headersTimeout: 0 });
+  return new Pool(url, {
+    connections,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    bodyTimeout: 0,
+    headersTimeout: 0,
+  });
 }
 
 /** Deterministic PRNG (mulberry32) so every strategy sees the same request sequence. */

@@ -120,7 +120,8 @@ export class NodeAgent {
     const inSession = this.out !== undefined;
     this.out?.close();
     // Half-close and let queued chunks flush before cutting the stream; a backoff sleep is cut at once.
-    if (inSession) await Promise.race([this.loopDone, new Promise((r) => setTimeout(r, STREAM_CLOSE_GRACE_MS))]);
+    if (inSession)
+      await Promise.race([this.loopDone, new Promise((r) => setTimeout(r, STREAM_CLOSE_GRACE_MS))]);
     this.connectionAbort?.abort();
     await this.loopDone;
     await this.p.gpu.stop();

@@ -17,7 +17,8 @@ const BENCHES: Record<string, (o: BenchOptions) => Promise<unknown>> = {
 /** `llmlb bench <name>`: runs one benchmark; each prints a table and writes JSON. */
 export async function benchCommand(name: string, o: { out?: string; quick?: boolean }): Promise<void> {
   const run = BENCHES[name];
-  if (!run) throw new Error(`unknown benchmark ${JSON.stringify(name)}; valid: ${Object.keys(BENCHES).join(", ")}`);
+  if (!run)
+    throw new Error(`unknown benchmark ${JSON.stringify(name)}; valid: ${Object.keys(BENCHES).join(", ")}`);
   await run({ ...(o.out ? { out: o.out } : {}), quick: o.quick === true });
   process.exit(0);
 }

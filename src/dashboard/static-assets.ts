@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
-import { PACKAGE_ROOT } from "../util/paths.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LbError } from "../errors.js";
+import { PACKAGE_ROOT } from "../util/paths.js";
 
 /** A file of the dashboard, held in memory. */
 interface Asset {

@@ -10,7 +10,8 @@ export const PACKAGE_ROOT: string = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, "package.json");
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "llmlb") return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "llmlb")
+      return dir;
     const up = dirname(dir);
     if (up === dir) throw new Error("cannot find llmlb's package.json above this module");
     dir = up;

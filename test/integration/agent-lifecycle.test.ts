@@ -50,7 +50,11 @@ describe("agent reconnects when the control plane restarts", () => {
     await waitFor(() => cp?.nodes.get("comeback")?.state === "online", 20_000, "first registration");
     await cp.close();
     cp = await controlPlaneOn(port, token);
-    await waitFor(() => cp?.nodes.get("comeback")?.state === "online", 20_000, "re-registration after restart");
+    await waitFor(
+      () => cp?.nodes.get("comeback")?.state === "online",
+      20_000,
+      "re-registration after restart",
+    );
     expect(fleet.nodes[0]?.agent.exitCode).toBeNull();
   });
 });
@@ -62,7 +66,10 @@ describe("agent drains on SIGTERM", () => {
   });
 
   it("finishes the in-flight stream, takes no new jobs, then exits 0", async () => {
-    c = await startCluster({ nodes: [{ id: "drainer", profile: "rtx4090", model: "llama-3.1-8b" }], timeScale: 2 });
+    c = await startCluster({
+      nodes: [{ id: "drainer", profile: "rtx4090", model: "llama-3.1-8b" }],
+      timeScale: 2,
+    });
     const stream = await c.openai.chat.completions.create({
       model: "llama-3.1-8b",
       messages: [{ role: "user", content: "a long answer please" }],
@@ -77,7 +84,10 @@ describe("agent drains on SIGTERM", () => {
     let tokens = 0;
     let signalled = false;
     let usage = 0;
-    for await (const chunk of stream as unknown as AsyncIterable<{ choices: { delta: { content?: string } }[]; usage?: { completion_tokens: number } }>) {
+    for await (const chunk of stream as unknown as AsyncIterable<{
+      choices: { delta: { content?: string } }[];
+      usage?: { completion_tokens: number };
+    }>) {
       if (chunk.choices[0]?.delta.content) tokens++;
       if (chunk.usage) usage = chunk.usage.completion_tokens;
       if (tokens === 2 && !signalled) {

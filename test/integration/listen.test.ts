@@ -12,7 +12,11 @@ import { setupAuth } from "../../src/server/auth-setup.js";
 import { type ControlPlane, createControlPlane } from "../../src/server/control-plane.js";
 
 async function start(flags: Record<string, unknown>): Promise<{ cp: ControlPlane; url: string }> {
-  const config = loadServerConfig({ flags: { port: 0, host: "127.0.0.1", db: ":memory:", ...flags }, env: {}, toml: {} });
+  const config = loadServerConfig({
+    flags: { port: 0, host: "127.0.0.1", db: ":memory:", ...flags },
+    env: {},
+    toml: {},
+  });
   const logger = pino({ level: "silent" });
   const { store, auth, credentials } = await setupAuth(config, logger);
   const cp = await createControlPlane(config, { logger, credentials, auth, onClose: () => store.close() });
@@ -20,7 +24,11 @@ async function start(flags: Record<string, unknown>): Promise<{ cp: ControlPlane
   return { cp, url };
 }
 
-function h2Get(url: string, path: string, opts: http2.SecureClientSessionOptions = {}): Promise<{ status: number; body: string; alpn: string | false }> {
+function h2Get(
+  url: string,
+  path: string,
+  opts: http2.SecureClientSessionOptions = {},
+): Promise<{ status: number; body: string; alpn: string | false }> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(url, opts);
     session.on("error", reject);
@@ -99,9 +107,27 @@ describe("TLS with ALPN on the same port", () => {
   it("negotiates h2 and http/1.1", async () => {
     const cert = join(dir, "cert.pem");
     const key = join(dir, "key.pem");
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], {
-      stdio: "ignore",
-    });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+      ],
+      {
+        stdio: "ignore",
+      },
+    );
     s = await start({ tlsCert: cert, tlsKey: key });
     expect(s.url).toMatch(/^https:/);
     const h2 = await h2Get(s.url, "/healthz", { rejectUnauthorized: false });
@@ -115,6 +141,8 @@ describe("TLS with ALPN on the same port", () => {
   });
 
   it("refuses a half-configured TLS setup with a message naming the keys", () => {
-    expect(() => loadServerConfig({ flags: { tlsCert: "/x.pem" }, env: {}, toml: {} })).toThrow(/LLMLB_TLS_KEY/);
+    expect(() => loadServerConfig({ flags: { tlsCert: "/x.pem" }, env: {}, toml: {} })).toThrow(
+      /LLMLB_TLS_KEY/,
+    );
   });
 });

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { type ApiKeyRecord, type ApiKeyScope, type ApiKeyStore, apiKeyToPublic } from "../../auth/index.js";
 import { LbError } from "../../errors.js";
-import { type Credentials, hasScope, type Principal } from "../principal.js";
 import { principalOf, requireScope } from "../guard.js";
+import { type Credentials, hasScope, type Principal } from "../principal.js";
 import { ADMIN_BODY_LIMIT_BYTES, createApiKeyBody, idParams } from "./schemas.js";
 
 /** What the API key routes need. */

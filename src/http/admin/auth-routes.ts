@@ -2,8 +2,8 @@ import type { FastifyInstance } from "fastify";
 import type { Auth, LoginThrottle } from "../../auth/index.js";
 import { userToPublic } from "../../auth/index.js";
 import { LbError } from "../../errors.js";
-import type { Credentials } from "../principal.js";
 import { principalOf, requireScope } from "../guard.js";
+import type { Credentials } from "../principal.js";
 import { ADMIN_BODY_LIMIT_BYTES, loginBody } from "./schemas.js";
 
 /** What the login routes need. */

@@ -3,8 +3,8 @@ import type { UserStore } from "../../auth/index.js";
 import { LbError } from "../../errors.js";
 import type { Scheduler } from "../../jobs/scheduler.js";
 import type { NodeStore } from "../../nodes/node-store.js";
-import type { Credentials } from "../principal.js";
 import { principalOf, requireScope } from "../guard.js";
+import type { Credentials } from "../principal.js";
 import { nodeToDetailJson, nodeToJson } from "./node-json.js";
 import { ADMIN_BODY_LIMIT_BYTES, drainBody, idParams } from "./schemas.js";
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { type NodeTokenStore, nodeTokenToPublic } from "../../auth/index.js";
 import { LbError } from "../../errors.js";
-import type { Credentials } from "../principal.js";
 import { principalOf, requireScope } from "../guard.js";
+import type { Credentials } from "../principal.js";
 import { ADMIN_BODY_LIMIT_BYTES, createNodeTokenBody, idParams } from "./schemas.js";
 
 /** What the node token routes need. */

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { type UserRole, type UserStore, userToPublic } from "../../auth/index.js";
 import { LbError } from "../../errors.js";
-import { type Credentials, hasScope } from "../principal.js";
 import { principalOf, requireScope } from "../guard.js";
+import { type Credentials, hasScope } from "../principal.js";
 import { ADMIN_BODY_LIMIT_BYTES, createUserBody, idParams, patchUserBody } from "./schemas.js";
 
 /** What the user routes need. */

@@ -2,8 +2,8 @@ import type { FastifyInstance } from "fastify";
 import { LbError } from "../../errors.js";
 import type { StrategyBook } from "../../jobs/strategy-book.js";
 import type { NodeStore } from "../../nodes/node-store.js";
-import { principalOf, requireScope } from "../guard.js";
 import { ADMIN_BODY_LIMIT_BYTES } from "../admin/schemas.js";
+import { principalOf, requireScope } from "../guard.js";
 import type { Credentials } from "../principal.js";
 import { instanceLoadJson } from "./load-json.js";
 
