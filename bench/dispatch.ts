@@ -13,6 +13,7 @@ import {
   StreamChatCompletionResponseSchema,
 } from "../src/gen/llmlb/v1/dispatch_pb.js";
 import { startControlPlaneProcess } from "./lib/control-plane-process.js";
+import { median } from "./lib/load.js";
 import { printTable, writeJson } from "./lib/report.js";
 
 /** One way of making a request: resolves true on success. */
@@ -257,12 +258,6 @@ async function closedLoop(send: Send, concurrency: number, durationMs: number): 
   };
   h.destroy();
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

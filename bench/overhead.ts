@@ -3,6 +3,7 @@ import * as hdr from "hdr-histogram-js";
 import { Pool } from "undici";
 import { type Fleet, launchFleet } from "../src/fleet/launcher.js";
 import { startControlPlaneProcess } from "./lib/control-plane-process.js";
+import { median } from "./lib/load.js";
 import { printTable, writeJson } from "./lib/report.js";
 
 /**
@@ -194,12 +195,6 @@ async function closedLoop(
   const out = { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000, errors, rps };
   h.destroy();
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

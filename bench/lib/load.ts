@@ -1,6 +1,7 @@
 import * as hdr from "hdr-histogram-js";
 import { type Dispatcher, Pool } from "undici";
 import { sseData } from "../../src/agent/sse-reader.js";
+import { createSeededRng } from "../../src/util/rng.js";
 
 /** Percentiles of one measured series (ms). */
 export interface Percentiles {
@@ -98,17 +99,8 @@ export function pool(url: string, connections = 512): Pool {
   });
 }
 
-/** Deterministic PRNG (mulberry32) so every strategy sees the same request sequence. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32) returning floats in [0, 1). */
+export const seeded = createSeededRng;
 
 /** Median of a list. */
 export function median(xs: number[]): number {

@@ -1,3 +1,4 @@
+import { createSeededRng } from "../util/rng.js";
 // Deterministic stand-ins for a tokenizer and a sampler: cheap, seeded, and stable across runs.
 
 /** Characters per simulated token: prompt tokens = ceil(chars / 4), at least 1. */
@@ -23,16 +24,7 @@ export function hash53(text: string, seed = 0): number {
 }
 
 /** A seeded PRNG (mulberry32) returning floats in [0, 1). */
-export function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const createRng = createSeededRng;
 
 /** A prompt as the engine sees it: text (tokenised by length) or token ids from /v1/completions. */
 export type PromptInput = { readonly text: string } | { readonly ids: readonly number[] };

@@ -4,6 +4,7 @@ import {
   type FairQueueOptions,
   type QueueItem,
 } from "../../../src/queue/index.js";
+import { createSeededRng } from "../../../src/util/rng.js";
 
 /** A queue item for tests; cost and time default to 1 and 0. */
 export function item(id: string, userId: string, model = "m", cost = 1, enqueuedAtMs = 0): QueueItem {
@@ -28,14 +29,5 @@ export function drainIds(q: FairQueue<QueueItem>, canServe: (model: string) => b
   return ids;
 }
 
-/** Deterministic PRNG (mulberry32) so randomized tests replay exactly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32) returning floats in [0, 1). */
+export const prng = createSeededRng;
