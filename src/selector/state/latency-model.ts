@@ -15,6 +15,9 @@ export interface LatencyPrediction {
 /** KV-cache usage above which an engine starts queueing or preempting sequences. */
 export const KV_HIGH = 0.9;
 
+/** Prompt tokens an engine prefills per step (vLLM's default max_num_batched_tokens on most GPUs). */
+export const PREFILL_CHUNK_TOKENS = 2048;
+
 /** A prediction no candidate can lose to; used when the inputs are garbage. */
 export const WORST_MS = 1e12;
 
@@ -25,6 +28,7 @@ export const WORST_MS = 1e12;
  *          + engine admission wait (waiting requests × mean remaining decode time / running,
  *            plus a KV-pressure share of it when kv usage > KV_HIGH)
  *   ttft   = overhead + wait + uncached prompt tokens × prefill ms/token
+ *            + prefill steps × decode step time of the running batch (chunked prefill)
  *   total  = ttft + (expected output − 1) × (decode ms/token + slope × sequences in the batch)
  *
  * The engine's figures are used only when present and healthy; otherwise our own accounting
@@ -61,8 +65,11 @@ export function predictLatency(
   const queueMs = rec.prefillFreeAt > now ? rec.prefillFreeAt - now : 0;
   const uncached = Math.max(0, promptTokens - cachedTokens);
   const waitMs = queueMs + admitMs;
-  const ttft = speeds.overheadMs + waitMs + uncached * speeds.prefillMsPerToken;
   const perToken = speeds.decodeMsPerToken + speeds.decodeSlopeMs * (batch + 1);
+  // With chunked prefill every prefill step also decodes the running batch, so a busy node's TTFT
+  // grows with its batch even when its prefill queue is empty; ignoring this overloads fast GPUs.
+  const prefillSteps = batch > 0 ? Math.max(1, Math.ceil(uncached / PREFILL_CHUNK_TOKENS)) : 0;
+  const ttft = speeds.overheadMs + waitMs + uncached * speeds.prefillMsPerToken + prefillSteps * perToken;
   const total = ttft + Math.max(0, expectedOutput - 1) * perToken;
   const ok = Number.isFinite(total) && total >= 0 && Number.isFinite(ttft);
   out.ttftMs = ok ? ttft : WORST_MS;
