@@ -1,28 +1,33 @@
 import os from "node:os";
-import { ConfigError, type ConfigSources, type OptionSpec, resolveOptions } from "../config/spec.js";
-
-const spec = <T>(s: OptionSpec<T>): OptionSpec<T> => s;
+import {
+  ConfigError,
+  type ConfigSources,
+  LOG_LEVELS,
+  option,
+  type ResolvedOptions,
+  resolveOptions,
+} from "../config/spec.js";
 
 /** Engine kinds the agent can sit beside. */
 export const ENGINE_KINDS = ["vllm", "sglang", "llamacpp", "ollama", "tgi", "openai", "sim"] as const;
 
 /** Every option of `llmlb agent`. */
 export const AGENT_OPTIONS = {
-  server: spec({
+  server: option({
     type: "string",
     env: ["LLMLB_SERVER"],
     toml: "agent.server",
     default: "",
     description: "Control plane URL (http://host:8080)",
   }),
-  token: spec({
+  token: option({
     type: "string",
     env: ["LLMLB_NODE_TOKEN"],
     toml: "agent.token",
     default: "",
     description: "Node token",
   }),
-  engine: spec({
+  engine: option({
     type: "string",
     env: ["LLMLB_ENGINE"],
     toml: "agent.engine",
@@ -30,28 +35,28 @@ export const AGENT_OPTIONS = {
     choices: ENGINE_KINDS,
     description: "Engine kind",
   }),
-  engineUrl: spec({
+  engineUrl: option({
     type: "string",
     env: ["LLMLB_ENGINE_URL"],
     toml: "agent.engine_url",
     default: "",
     description: "Engine base URL (http://127.0.0.1:8000)",
   }),
-  engineApiKey: spec({
+  engineApiKey: option({
     type: "string",
     env: ["LLMLB_ENGINE_API_KEY"],
     toml: "agent.engine_api_key",
     default: "",
     description: "Bearer key the engine expects, if any",
   }),
-  nodeId: spec({
+  nodeId: option({
     type: "string",
     env: ["LLMLB_NODE_ID"],
     toml: "agent.node_id",
     default: "",
     description: "Stable node id (default: hostname-engineport)",
   }),
-  maxConcurrency: spec({
+  maxConcurrency: option({
     type: "int",
     env: ["LLMLB_MAX_CONCURRENCY"],
     toml: "agent.max_concurrency",
@@ -60,7 +65,7 @@ export const AGENT_OPTIONS = {
     max: 100_000,
     description: "Slot limit (0: the engine's own, else 64)",
   }),
-  heartbeatSecs: spec({
+  heartbeatSecs: option({
     type: "number",
     env: ["LLMLB_HEARTBEAT_SECS", "XLLM_HEARTBEAT_SECS"],
     toml: "agent.heartbeat_secs",
@@ -69,7 +74,7 @@ export const AGENT_OPTIONS = {
     max: 300,
     description: "Heartbeat interval (the server's, if shorter, wins)",
   }),
-  gpu: spec({
+  gpu: option({
     type: "string",
     env: ["LLMLB_GPU"],
     toml: "agent.gpu",
@@ -77,14 +82,14 @@ export const AGENT_OPTIONS = {
     choices: ["auto", "nvidia", "amd", "none"],
     description: "GPU collector",
   }),
-  nvidiaSmi: spec({
+  nvidiaSmi: option({
     type: "string",
     env: ["LLMLB_NVIDIA_SMI"],
     toml: "agent.nvidia_smi",
     default: "nvidia-smi",
     description: "nvidia-smi binary",
   }),
-  costPerHour: spec({
+  costPerHour: option({
     type: "number",
     env: ["LLMLB_COST_PER_HOUR"],
     toml: "agent.cost_per_hour",
@@ -92,21 +97,21 @@ export const AGENT_OPTIONS = {
     min: -1,
     description: "Label: cost in USD per hour (-1: unset)",
   }),
-  region: spec({
+  region: option({
     type: "string",
     env: ["LLMLB_REGION"],
     toml: "agent.region",
     default: "",
     description: "Label: region",
   }),
-  tier: spec({
+  tier: option({
     type: "string",
     env: ["LLMLB_TIER"],
     toml: "agent.tier",
     default: "",
     description: "Label: tier",
   }),
-  drainTimeoutSecs: spec({
+  drainTimeoutSecs: option({
     type: "number",
     env: ["LLMLB_DRAIN_TIMEOUT_SECS"],
     toml: "agent.drain_timeout_secs",
@@ -114,20 +119,18 @@ export const AGENT_OPTIONS = {
     min: 0,
     description: "How long SIGTERM waits for in-flight jobs",
   }),
-  logLevel: spec({
+  logLevel: option({
     type: "string",
     env: ["LLMLB_LOG_LEVEL"],
     toml: "agent.log_level",
     default: "info",
-    choices: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+    choices: LOG_LEVELS,
     description: "Log level",
   }),
 };
 
 /** The validated, frozen agent configuration. */
-export type AgentConfig = {
-  readonly [K in keyof typeof AGENT_OPTIONS]: (typeof AGENT_OPTIONS)[K]["default"];
-};
+export type AgentConfig = ResolvedOptions<typeof AGENT_OPTIONS>;
 
 /** Builds the agent config once, at the edge. */
 export function loadAgentConfig(sources: ConfigSources): AgentConfig {

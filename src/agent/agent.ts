@@ -78,6 +78,8 @@ export class NodeAgent {
   private probeAtMs = 0;
   private simGpu: GpuReading | undefined;
   private slots = DEFAULT_SLOTS;
+  private engineVersion = "";
+  private probing = false;
   private connectionAbort: AbortController | undefined;
   private loopDone: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -320,8 +322,6 @@ export class NodeAgent {
     };
   }
 
-  private engineVersion = "";
-
   private heartbeat(): void {
     const g = this.gpuReading();
     const h = this.p.host.sample();
@@ -359,8 +359,6 @@ export class NodeAgent {
       },
     });
   }
-
-  private probing = false;
 
   private async refreshEngine(first: boolean): Promise<void> {
     if (this.probing) return;

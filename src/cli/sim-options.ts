@@ -1,28 +1,26 @@
-import type { OptionSpec } from "../config/spec.js";
-
-const spec = <T>(s: OptionSpec<T>): OptionSpec<T> => s;
+import { option } from "../config/spec.js";
 
 /** Every option of `llmlb sim`. */
 export const SIM_OPTIONS = {
-  profile: spec({
+  profile: option({
     type: "string",
     env: ["LLMLB_SIM_PROFILE"],
     default: "rtx4090",
     description: "GPU profile",
   }),
-  model: spec({
+  model: option({
     type: "string",
     env: ["LLMLB_SIM_MODEL"],
     default: "llama-3.1-8b",
     description: "Model profile",
   }),
-  host: spec({
+  host: option({
     type: "string",
     env: ["LLMLB_SIM_HOST"],
     default: "127.0.0.1",
     description: "Address to bind",
   }),
-  port: spec({
+  port: option({
     type: "int",
     env: ["LLMLB_SIM_PORT"],
     default: 9001,
@@ -30,13 +28,13 @@ export const SIM_OPTIONS = {
     max: 65535,
     description: "Port (0: any free port)",
   }),
-  seed: spec({
+  seed: option({
     type: "int",
     env: ["LLMLB_SIM_SEED"],
     default: 1,
     description: "Random seed (deterministic text and lengths)",
   }),
-  timeScale: spec({
+  timeScale: option({
     type: "number",
     env: ["LLMLB_SIM_TIME_SCALE"],
     default: 1,
@@ -44,7 +42,7 @@ export const SIM_OPTIONS = {
     max: 100_000,
     description: "Run this many times faster than real time",
   }),
-  maxNumSeqs: spec({
+  maxNumSeqs: option({
     type: "int",
     env: ["LLMLB_SIM_MAX_NUM_SEQS"],
     default: 256,
@@ -52,7 +50,7 @@ export const SIM_OPTIONS = {
     max: 100_000,
     description: "Engine batch limit (vLLM max_num_seqs)",
   }),
-  instant: spec({
+  instant: option({
     type: "bool",
     env: ["LLMLB_SIM_INSTANT"],
     default: false,

@@ -2,13 +2,18 @@ import { existsSync, readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import { QUEUE_POLICY_NAMES } from "../queue/index.js";
 import { STRATEGY_NAMES } from "../selector/registry.js";
-import { ConfigError, type ConfigSources, type OptionSpec, resolveOptions } from "./spec.js";
-
-const spec = <T>(s: OptionSpec<T>): OptionSpec<T> => s;
+import {
+  ConfigError,
+  type ConfigSources,
+  LOG_LEVELS,
+  option,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./spec.js";
 
 /** Every option of `llmlb serve` (and `llmlb demo`). Names come from the seeds where they exist. */
 export const SERVER_OPTIONS = {
-  port: spec({
+  port: option({
     type: "int",
     env: ["LLMLB_PORT"],
     toml: "server.port",
@@ -17,28 +22,28 @@ export const SERVER_OPTIONS = {
     max: 65535,
     description: "Port for HTTP/1.1, h2c, gRPC and Connect",
   }),
-  host: spec({
+  host: option({
     type: "string",
     env: ["LLMLB_HOST"],
     toml: "server.host",
     default: "0.0.0.0",
     description: "Address to bind",
   }),
-  tlsCert: spec({
+  tlsCert: option({
     type: "string",
     env: ["LLMLB_TLS_CERT"],
     toml: "server.tls_cert",
     default: "",
     description: "PEM certificate file; enables TLS with ALPN (h2, http/1.1)",
   }),
-  tlsKey: spec({
+  tlsKey: option({
     type: "string",
     env: ["LLMLB_TLS_KEY"],
     toml: "server.tls_key",
     default: "",
     description: "PEM private key file",
   }),
-  strategy: spec({
+  strategy: option({
     type: "string",
     env: ["LOAD_BALANCER_MODE", "LB_STRATEGY"],
     toml: "load_balancer.mode",
@@ -46,7 +51,7 @@ export const SERVER_OPTIONS = {
     choices: STRATEGY_NAMES,
     description: "Node-selection strategy",
   }),
-  gpuThreshold: spec({
+  gpuThreshold: option({
     type: "number",
     env: ["LLMLB_GPU_THRESHOLD"],
     toml: "load_balancer.gpu_threshold",
@@ -55,7 +60,7 @@ export const SERVER_OPTIONS = {
     max: 100,
     description: "metrics strategy: max GPU utilisation %",
   }),
-  vramThreshold: spec({
+  vramThreshold: option({
     type: "number",
     env: ["LLMLB_VRAM_THRESHOLD"],
     toml: "load_balancer.vram_threshold",
@@ -64,7 +69,7 @@ export const SERVER_OPTIONS = {
     max: 100,
     description: "metrics strategy: max VRAM use %",
   }),
-  activeRequestThreshold: spec({
+  activeRequestThreshold: option({
     type: "int",
     env: ["LLMLB_ACTIVE_REQ_THRESHOLD"],
     toml: "load_balancer.active_request_threshold",
@@ -72,7 +77,7 @@ export const SERVER_OPTIONS = {
     min: 1,
     description: "metrics strategy: max active requests per node",
   }),
-  heartbeatSecs: spec({
+  heartbeatSecs: option({
     type: "number",
     env: ["LLMLB_HEARTBEAT_SECS", "XLLM_HEARTBEAT_SECS"],
     toml: "nodes.heartbeat_secs",
@@ -81,7 +86,7 @@ export const SERVER_OPTIONS = {
     max: 300,
     description: "Heartbeat interval asked of agents",
   }),
-  staleSecs: spec({
+  staleSecs: option({
     type: "number",
     env: ["LLMLB_STALE_SECS"],
     toml: "nodes.stale_secs",
@@ -89,7 +94,7 @@ export const SERVER_OPTIONS = {
     min: 0.1,
     description: "A node signal older than this counts as missing",
   }),
-  offlineGraceSecs: spec({
+  offlineGraceSecs: option({
     type: "number",
     env: ["LLMLB_OFFLINE_GRACE_SECS"],
     toml: "nodes.offline_grace_secs",
@@ -97,49 +102,49 @@ export const SERVER_OPTIONS = {
     min: 0,
     description: "How long an offline node keeps its identity",
   }),
-  apiKeys: spec<string[]>({
+  apiKeys: option<string[]>({
     type: "list",
     env: ["LLMLB_API_KEYS"],
     toml: "auth.api_keys",
     default: [],
     description: "Static API keys (comma-separated) beside the stored ones",
   }),
-  nodeTokens: spec<string[]>({
+  nodeTokens: option<string[]>({
     type: "list",
     env: ["LLMLB_NODE_TOKENS"],
     toml: "auth.node_tokens",
     default: [],
     description: "Static node tokens (comma-separated) beside the stored ones",
   }),
-  adminUser: spec({
+  adminUser: option({
     type: "string",
     env: ["LLMLB_ADMIN_USER"],
     toml: "auth.admin_user",
     default: "",
     description: "First admin's user name (created on first start)",
   }),
-  adminPassword: spec({
+  adminPassword: option({
     type: "string",
     env: ["LLMLB_ADMIN_PASSWORD"],
     toml: "auth.admin_password",
     default: "",
     description: "First admin's password",
   }),
-  jwtSecret: spec({
+  jwtSecret: option({
     type: "string",
     env: ["LLMLB_JWT_SECRET"],
     toml: "auth.jwt_secret",
     default: "",
     description: "JWT signing secret (generated and stored when empty)",
   }),
-  db: spec({
+  db: option({
     type: "string",
     env: ["LLMLB_DB"],
     toml: "storage.db",
     default: "./data/llmlb.db",
     description: "SQLite file for users, keys and node tokens",
   }),
-  queuePolicy: spec({
+  queuePolicy: option({
     type: "string",
     env: ["LLMLB_QUEUE_POLICY"],
     toml: "queue.policy",
@@ -147,7 +152,7 @@ export const SERVER_OPTIONS = {
     choices: QUEUE_POLICY_NAMES,
     description: "Fair-queue policy",
   }),
-  queueMaxPerUser: spec({
+  queueMaxPerUser: option({
     type: "int",
     env: ["LLMLB_QUEUE_MAX_PER_USER"],
     toml: "queue.max_per_user",
@@ -155,7 +160,7 @@ export const SERVER_OPTIONS = {
     min: 0,
     description: "Waiting requests per user before 429",
   }),
-  queueMaxTotal: spec({
+  queueMaxTotal: option({
     type: "int",
     env: ["LLMLB_QUEUE_MAX_TOTAL"],
     toml: "queue.max_total",
@@ -163,7 +168,7 @@ export const SERVER_OPTIONS = {
     min: 0,
     description: "Waiting requests in all before 429",
   }),
-  requestTimeoutSecs: spec({
+  requestTimeoutSecs: option({
     type: "number",
     env: ["LLMLB_REQUEST_TIMEOUT_SECS"],
     toml: "queue.request_timeout_secs",
@@ -171,7 +176,7 @@ export const SERVER_OPTIONS = {
     min: 0.01,
     description: "Default deadline of a request (queue wait + run)",
   }),
-  maxRequestTimeoutSecs: spec({
+  maxRequestTimeoutSecs: option({
     type: "number",
     env: ["LLMLB_MAX_REQUEST_TIMEOUT_SECS"],
     toml: "queue.max_request_timeout_secs",
@@ -179,7 +184,7 @@ export const SERVER_OPTIONS = {
     min: 0.01,
     description: "Largest deadline a request may ask for",
   }),
-  maxRetries: spec({
+  maxRetries: option({
     type: "int",
     env: ["LLMLB_MAX_RETRIES"],
     toml: "queue.max_retries",
@@ -188,7 +193,7 @@ export const SERVER_OPTIONS = {
     max: 10,
     description: "Re-dispatches of a job whose node was lost before its first token",
   }),
-  bodyLimitBytes: spec({
+  bodyLimitBytes: option({
     type: "int",
     env: ["LLMLB_BODY_LIMIT_BYTES"],
     toml: "server.body_limit_bytes",
@@ -196,27 +201,25 @@ export const SERVER_OPTIONS = {
     min: 1024,
     description: "Largest request body",
   }),
-  metricsRequireKey: spec({
+  metricsRequireKey: option({
     type: "bool",
     env: ["LLMLB_METRICS_REQUIRE_KEY"],
     toml: "metrics.require_key",
     default: false,
     description: "Require an API key (any scope) on GET /metrics",
   }),
-  logLevel: spec({
+  logLevel: option({
     type: "string",
     env: ["LLMLB_LOG_LEVEL"],
     toml: "server.log_level",
     default: "info",
-    choices: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+    choices: LOG_LEVELS,
     description: "Log level",
   }),
 };
 
 /** The validated, frozen configuration of the control plane. */
-export type ServerConfig = {
-  readonly [K in keyof typeof SERVER_OPTIONS]: (typeof SERVER_OPTIONS)[K]["default"];
-};
+export type ServerConfig = ResolvedOptions<typeof SERVER_OPTIONS>;
 
 /** Reads config.toml (explicit path must exist; the default path is optional). */
 export function readTomlFile(path: string | undefined): Record<string, unknown> {

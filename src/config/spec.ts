@@ -19,6 +19,17 @@ export interface OptionSpec<T> {
   readonly description: string;
 }
 
+/** Declares one option with its value type inferred from the default. */
+export const option = <T>(s: OptionSpec<T>): OptionSpec<T> => s;
+
+/** pino's levels, shared by every command's `logLevel` option. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** The frozen object `resolveOptions` builds from a spec table. */
+export type ResolvedOptions<S extends Record<string, OptionSpec<unknown>>> = {
+  readonly [K in keyof S]: S[K]["default"];
+};
+
 /** A value failed validation; the message names the key and the source. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -93,7 +104,7 @@ export interface ConfigSources {
 export function resolveOptions<S extends Record<string, OptionSpec<unknown>>>(
   specs: S,
   sources: ConfigSources,
-): { readonly [K in keyof S]: S[K]["default"] } {
+): ResolvedOptions<S> {
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(specs)) {
     const flag = sources.flags[key];
@@ -113,7 +124,7 @@ export function resolveOptions<S extends Record<string, OptionSpec<unknown>>>(
     }
     out[key] = spec.default;
   }
-  return Object.freeze(out) as { readonly [K in keyof S]: S[K]["default"] };
+  return Object.freeze(out) as ResolvedOptions<S>;
 }
 
 /** camelCase → kebab-case, for flag names in messages. */

@@ -114,7 +114,15 @@ export class Scheduler {
     const delay = spec.deadlineAtMs - this.clock();
     job.deadlineTimer = setTimeout(() => this.expire(job), Math.max(0, delay));
     // Queue first when others are already waiting, so newcomers cannot jump the fair queue.
-    if (this.o.queue.size === 0 && this.tryDispatch(job, strategy.name)) return job;
+    let dispatched: boolean;
+    try {
+      dispatched = this.o.queue.size === 0 && this.tryDispatch(job, strategy.name);
+    } catch (err) {
+      // Never leave a job registered (with a live deadline timer) that its caller was told failed.
+      this.forget(job);
+      throw err;
+    }
+    if (dispatched) return job;
     const admitted = this.o.queue.push(job);
     if (!admitted.ok) {
       this.forget(job);

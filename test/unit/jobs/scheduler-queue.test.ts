@@ -132,4 +132,17 @@ describe("Scheduler: slots, failover and the queue", () => {
     expect(t.sent[3]).toEqual({ nodeId: y, jobId: j1.id });
     t.scheduler.shutdown();
   });
+
+  it("forgets a job whose dispatch throws, so no deadline timer or entry is left behind", () => {
+    const t = setup(["a"]);
+    t.scheduler.attach("a", {
+      sendJob: () => {
+        throw new Error("stream write failed");
+      },
+      sendCancel: () => {},
+    });
+    expect(() => t.submit("u1")).toThrow("stream write failed");
+    expect(t.scheduler.activeJobs).toBe(0);
+    t.scheduler.shutdown();
+  });
 });
