@@ -28,35 +28,52 @@ function cpuTicks(pid: number): number {
   return Number(rest[11]) + Number(rest[12]);
 }
 
-/** Resident set size of a process in MiB (VmRSS). */
-function rssMiB(pid: number): number {
-  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
+/**
+ * Resident memory of a process in MiB from /proc/<pid>/status: VmRSS, and its two parts — RssAnon
+ * (the process's own heap, stacks, malloc: what it really costs) and RssFile (pages of mapped files,
+ * mostly the node binary's code, clean and shared with every other Node process on the host).
+ */
+function memoryMiB(pid: number): { rss: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) => {
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status);
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  };
+  return { rss: kib("VmRSS"), anon: kib("RssAnon"), file: kib("RssFile") };
 }
 
 interface Usage {
   cpuPercentOfCore: number;
   rssMeanMiB: number;
   rssMaxMiB: number;
+  /** Mean RssAnon: private memory. */
+  anonMeanMiB: number;
+  /** Mean RssFile: mapped file pages (the node binary), shared. */
+  fileMeanMiB: number;
   seconds: number;
 }
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** CPU (share of one core) and RSS of `pid` over `ms`, RSS sampled once a second. */
 async function measure(pid: number, ms: number, hz: number, onTick?: () => Promise<void>): Promise<Usage> {
   const t0 = performance.now();
   const c0 = cpuTicks(pid);
-  const rss: number[] = [rssMiB(pid)];
+  const mem = [memoryMiB(pid)];
   while (performance.now() - t0 < ms) {
     await new Promise((r) => setTimeout(r, Math.min(1000, ms - (performance.now() - t0))));
-    rss.push(rssMiB(pid));
+    mem.push(memoryMiB(pid));
     await onTick?.();
   }
+  const rss = mem.map((m) => m.rss);
   const secs = (performance.now() - t0) / 1000;
   const cpuSecs = (cpuTicks(pid) - c0) / hz;
   return {
     cpuPercentOfCore: (cpuSecs / secs) * 100,
-    rssMeanMiB: rss.reduce((a, b) => a + b, 0) / rss.length,
+    rssMeanMiB: mean(rss),
     rssMaxMiB: Math.max(...rss),
+    anonMeanMiB: mean(mem.map((m) => m.anon)),
+    fileMeanMiB: mean(mem.map((m) => m.file)),
     seconds: secs,
   };
 }
@@ -178,20 +195,9 @@ export async function runAgentBench(opts: { out?: string; quick?: boolean }): Pr
       engineRunningMin: minRunning,
       tokensPerSec,
     };
-    // Reference: what the runtime alone costs (node + the tsx loader that bin/llmlb.js registers,
-    // whose hooks run in their own worker thread), so the agent's own share can be read off.
-    const ref = spawn(
-      process.execPath,
-      [
-        "--input-type=module",
-        "-e",
-        'import { register } from "tsx/esm/api"; register(); setInterval(() => {}, 1000);',
-      ],
-      {
-        cwd: fileURLToPath(new URL("..", import.meta.url)),
-        stdio: "ignore",
-      },
-    );
+    // Reference: what the runtime alone costs (a bare node process with a 1 s timer), so the
+    // agent's own share can be read off.
+    const ref = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000);"], { stdio: "ignore" });
     try {
       await new Promise((r) => setTimeout(r, 5_000));
       if (ref.pid !== undefined) results.runtimeOnly = await measure(ref.pid, Math.min(windowMs, 5_000), hz);
@@ -199,7 +205,7 @@ export async function runAgentBench(opts: { out?: string; quick?: boolean }): Pr
       await stopProcess(ref);
     }
     if (results.runtimeOnly)
-      rows.push(row("reference: node + tsx loader only", results.runtimeOnly, "no agent code loaded"));
+      rows.push(row("reference: bare node process", results.runtimeOnly, "no agent code loaded"));
     rows.push(row("agent idle, 1 s heartbeat", results.idle, "engine: sim (probe + heartbeat each second)"));
     rows.push(
       row(
@@ -217,7 +223,7 @@ export async function runAgentBench(opts: { out?: string; quick?: boolean }): Pr
   printTable("agent overhead (one llmlb agent process, from /proc)", rows);
   const idle = results.idle;
   const verdict = idle
-    ? `idle CPU ${idle.cpuPercentOfCore.toFixed(2)}% of a core (target < 1%), RSS ${idle.rssMaxMiB.toFixed(1)} MiB (target < 60 MB)`
+    ? `idle CPU ${idle.cpuPercentOfCore.toFixed(2)}% of a core (target < 1%), RSS ${idle.rssMaxMiB.toFixed(1)} MiB (target < 60 MB), of which private ${idle.anonMeanMiB.toFixed(1)} MiB and node binary pages ${idle.fileMeanMiB.toFixed(1)} MiB`
     : "";
   console.log(verdict);
   const out = {
@@ -238,6 +244,8 @@ function row(phase: string, u: Usage, note: string): Record<string, string | num
     "cpu % of core": Number(u.cpuPercentOfCore.toFixed(2)),
     "rss mean MiB": Number(u.rssMeanMiB.toFixed(1)),
     "rss max MiB": Number(u.rssMaxMiB.toFixed(1)),
+    "anon MiB": Number(u.anonMeanMiB.toFixed(1)),
+    "file MiB": Number(u.fileMeanMiB.toFixed(1)),
     "window s": Number(u.seconds.toFixed(1)),
     note,
   };

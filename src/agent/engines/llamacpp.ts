@@ -1,6 +1,6 @@
 import { withoutUndefined } from "../collectors/without-undefined.js";
 import { createEngineHttp, type EngineHttp } from "./engine-http.js";
-import { clampRatio, metricValue } from "./metric-value.js";
+import { clampRatio, metricNames, metricValue } from "./metric-value.js";
 import { listEntries, openAiEndpoint } from "./openai-models.js";
 import { type EngineSignals, probeEngine } from "./probe.js";
 import { type PromExposition, parsePrometheusText } from "./prometheus-text.js";
@@ -11,11 +11,21 @@ import type { EngineAdapter, EngineAdapterOptions, EngineModel } from "./types.j
  * `llamacpp:requests_deferred`, and `llamacpp:kv_cache_usage_ratio`, which only older builds export
  * (removed in llama.cpp PR #13660), so KV usage is usually unknown.
  */
+const LLAMACPP = {
+  running: ["llamacpp:requests_processing"],
+  waiting: ["llamacpp:requests_deferred"],
+  kvUsage: ["llamacpp:kv_cache_usage_ratio"],
+} as const;
+
+/** The llama.cpp metrics llamacppSignals reads. */
+export const LLAMACPP_SIGNAL_METRICS = metricNames(LLAMACPP);
+
+/** Reads those signals from a parsed page (a full parse, or one kept to those names). */
 export function llamacppSignals(expo: PromExposition): EngineSignals {
   return withoutUndefined<EngineSignals>({
-    runningRequests: metricValue(expo, ["llamacpp:requests_processing"], "sum"),
-    waitingRequests: metricValue(expo, ["llamacpp:requests_deferred"], "sum"),
-    kvCacheUsage: clampRatio(metricValue(expo, ["llamacpp:kv_cache_usage_ratio"], "mean")),
+    runningRequests: metricValue(expo, LLAMACPP.running, "sum"),
+    waitingRequests: metricValue(expo, LLAMACPP.waiting, "sum"),
+    kvCacheUsage: clampRatio(metricValue(expo, LLAMACPP.kvUsage, "mean")),
   });
 }
 
@@ -76,7 +86,9 @@ export function createLlamacppAdapter(baseUrl: string, opts: EngineAdapterOption
   const signals = async (): Promise<{ signals: EngineSignals; note?: string }> => {
     const metrics = await http.get("/metrics");
     if (metrics.status >= 200 && metrics.status < 300)
-      return { signals: llamacppSignals(parsePrometheusText(metrics.body)) };
+      return {
+        signals: llamacppSignals(parsePrometheusText(metrics.body, { only: LLAMACPP_SIGNAL_METRICS })),
+      };
     if (metrics.status !== 501 && metrics.status !== 404) {
       throw new Error(`GET /metrics: HTTP ${metrics.status}`);
     }

@@ -53,3 +53,8 @@ export function clampRatio(value: number | undefined): number | undefined {
   if (value === undefined || !Number.isFinite(value)) return undefined;
   return Math.min(1, Math.max(0, value));
 }
+
+/** Every metric name an adapter's signal table reads: what it asks parsePrometheusText to keep. */
+export function metricNames(table: Readonly<Record<string, readonly string[]>>): ReadonlySet<string> {
+  return new Set(Object.values(table).flat());
+}

@@ -1,7 +1,7 @@
 import { withoutUndefined } from "../collectors/without-undefined.js";
 import { type CounterRatio, createCounterRatio } from "./counter-ratio.js";
 import { createEngineHttp } from "./engine-http.js";
-import { clampRatio, metricValue } from "./metric-value.js";
+import { clampRatio, metricNames, metricValue } from "./metric-value.js";
 import { openAiEndpoint, parseOpenAiModels } from "./openai-models.js";
 import { type EngineSignals, probeEngine } from "./probe.js";
 import { type PromExposition, parsePrometheusText } from "./prometheus-text.js";
@@ -16,17 +16,30 @@ const RANKS = { replicaLabels: ["tp_rank", "pp_rank", "moe_ep_rank"] } as const;
  * `sglang:cache_hit_rate` (0..1; newer builds also have the counter `sglang:cached_tokens_total`,
  * used against `sglang:prompt_tokens_total` when the gauge is absent).
  */
+const SGLANG = {
+  hitRate: ["sglang:cache_hit_rate"],
+  cachedTokens: ["sglang:cached_tokens_total"],
+  promptTokens: ["sglang:prompt_tokens_total"],
+  running: ["sglang:num_running_reqs"],
+  waiting: ["sglang:num_queue_reqs"],
+  kvUsage: ["sglang:token_usage"],
+} as const;
+
+/** The SGLang metrics sglangSignals reads. */
+export const SGLANG_SIGNAL_METRICS = metricNames(SGLANG);
+
+/** Reads those signals from a parsed page (a full parse, or one kept to those names). */
 export function sglangSignals(expo: PromExposition, cached: CounterRatio): EngineSignals {
-  let prefixCacheHitRate = clampRatio(metricValue(expo, ["sglang:cache_hit_rate"], "mean", RANKS));
+  let prefixCacheHitRate = clampRatio(metricValue(expo, SGLANG.hitRate, "mean", RANKS));
   if (prefixCacheHitRate === undefined) {
-    const hits = metricValue(expo, ["sglang:cached_tokens_total"], "sum", RANKS);
-    const prompts = metricValue(expo, ["sglang:prompt_tokens_total"], "sum", RANKS);
+    const hits = metricValue(expo, SGLANG.cachedTokens, "sum", RANKS);
+    const prompts = metricValue(expo, SGLANG.promptTokens, "sum", RANKS);
     if (hits !== undefined && prompts !== undefined) prefixCacheHitRate = cached.update(hits, prompts);
   }
   return withoutUndefined<EngineSignals>({
-    runningRequests: metricValue(expo, ["sglang:num_running_reqs"], "sum", RANKS),
-    waitingRequests: metricValue(expo, ["sglang:num_queue_reqs"], "sum", RANKS),
-    kvCacheUsage: clampRatio(metricValue(expo, ["sglang:token_usage"], "mean", RANKS)),
+    runningRequests: metricValue(expo, SGLANG.running, "sum", RANKS),
+    waitingRequests: metricValue(expo, SGLANG.waiting, "sum", RANKS),
+    kvCacheUsage: clampRatio(metricValue(expo, SGLANG.kvUsage, "mean", RANKS)),
     prefixCacheHitRate,
   });
 }
@@ -60,7 +73,10 @@ export function createSglangAdapter(baseUrl: string, opts: EngineAdapterOptions 
       return probeEngine(http, {
         healthPath: "/health",
         signals: async () => ({
-          signals: sglangSignals(parsePrometheusText(await http.text("/metrics")), cached),
+          signals: sglangSignals(
+            parsePrometheusText(await http.text("/metrics"), { only: SGLANG_SIGNAL_METRICS }),
+            cached,
+          ),
         }),
       });
     },

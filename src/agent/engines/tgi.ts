@@ -1,6 +1,6 @@
 import { withoutUndefined } from "../collectors/without-undefined.js";
 import { createEngineHttp, type EngineHttp } from "./engine-http.js";
-import { metricValue } from "./metric-value.js";
+import { metricNames, metricValue } from "./metric-value.js";
 import { openAiEndpoint } from "./openai-models.js";
 import { type EngineSignals, probeEngine } from "./probe.js";
 import { type PromExposition, parsePrometheusText } from "./prometheus-text.js";
@@ -10,10 +10,16 @@ import type { EngineAdapter, EngineAdapterOptions, EngineModel } from "./types.j
  * Load signals from TGI's /metrics: `tgi_batch_current_size` (requests in the running batch) and
  * `tgi_queue_size` (waiting). TGI exports no KV-cache usage and no prefix-cache rate.
  */
+const TGI = { running: ["tgi_batch_current_size"], waiting: ["tgi_queue_size"] } as const;
+
+/** The TGI metrics tgiSignals reads. */
+export const TGI_SIGNAL_METRICS = metricNames(TGI);
+
+/** Reads those signals from a parsed page (a full parse, or one kept to those names). */
 export function tgiSignals(expo: PromExposition): EngineSignals {
   return withoutUndefined<EngineSignals>({
-    runningRequests: metricValue(expo, ["tgi_batch_current_size"], "sum"),
-    waitingRequests: metricValue(expo, ["tgi_queue_size"], "sum"),
+    runningRequests: metricValue(expo, TGI.running, "sum"),
+    waitingRequests: metricValue(expo, TGI.waiting, "sum"),
   });
 }
 
@@ -67,7 +73,9 @@ export function createTgiAdapter(baseUrl: string, opts: EngineAdapterOptions = {
     probe() {
       return probeEngine(http, {
         healthPath: "/health",
-        signals: async () => ({ signals: tgiSignals(parsePrometheusText(await http.text("/metrics"))) }),
+        signals: async () => ({
+          signals: tgiSignals(parsePrometheusText(await http.text("/metrics"), { only: TGI_SIGNAL_METRICS })),
+        }),
       });
     },
     endpointFor: openAiEndpoint,

@@ -1,7 +1,7 @@
 import { withoutUndefined } from "../collectors/without-undefined.js";
 import { type CounterRatio, createCounterRatio } from "./counter-ratio.js";
 import { createEngineHttp, type EngineHttp } from "./engine-http.js";
-import { clampRatio, metricValue } from "./metric-value.js";
+import { clampRatio, metricNames, metricValue } from "./metric-value.js";
 import { openAiEndpoint, parseOpenAiModels } from "./openai-models.js";
 import { type EngineSignals, probeEngine } from "./probe.js";
 import { type PromExposition, parsePrometheusText } from "./prometheus-text.js";
@@ -14,25 +14,32 @@ import type { EngineAdapter, EngineAdapterOptions } from "./types.js";
  * then the v0 gauge `vllm:gpu_prefix_cache_hit_rate` (-1 there means "no data").
  * Series carry `engine="<n>"` under data parallelism: requests are summed, KV usage averaged.
  */
+const VLLM = {
+  prefixHits: ["vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total"],
+  prefixQueries: ["vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"],
+  prefixHitRateGauge: ["vllm:gpu_prefix_cache_hit_rate"],
+  running: ["vllm:num_requests_running"],
+  waiting: ["vllm:num_requests_waiting"],
+  kvUsage: ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"],
+} as const;
+
+/** The vLLM metrics vllmSignals reads. */
+export const VLLM_SIGNAL_METRICS = metricNames(VLLM);
+
+/** Reads those signals from a parsed page (a full parse, or one kept to those names). */
 export function vllmSignals(expo: PromExposition, prefix: CounterRatio): EngineSignals {
-  const hits = metricValue(expo, ["vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total"], "sum");
-  const queries = metricValue(
-    expo,
-    ["vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"],
-    "sum",
-  );
+  const hits = metricValue(expo, VLLM.prefixHits, "sum");
+  const queries = metricValue(expo, VLLM.prefixQueries, "sum");
   let prefixCacheHitRate: number | undefined;
   if (hits !== undefined && queries !== undefined) prefixCacheHitRate = prefix.update(hits, queries);
   else {
-    const gauge = metricValue(expo, ["vllm:gpu_prefix_cache_hit_rate"], "mean");
+    const gauge = metricValue(expo, VLLM.prefixHitRateGauge, "mean");
     prefixCacheHitRate = gauge !== undefined && gauge >= 0 ? clampRatio(gauge) : undefined;
   }
   return withoutUndefined<EngineSignals>({
-    runningRequests: metricValue(expo, ["vllm:num_requests_running"], "sum"),
-    waitingRequests: metricValue(expo, ["vllm:num_requests_waiting"], "sum"),
-    kvCacheUsage: clampRatio(
-      metricValue(expo, ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"], "mean"),
-    ),
+    runningRequests: metricValue(expo, VLLM.running, "sum"),
+    waitingRequests: metricValue(expo, VLLM.waiting, "sum"),
+    kvCacheUsage: clampRatio(metricValue(expo, VLLM.kvUsage, "mean")),
     prefixCacheHitRate,
   });
 }
@@ -58,7 +65,10 @@ export function vllmCore(
       return probeEngine(http, {
         healthPath: "/health",
         signals: async () => ({
-          signals: vllmSignals(parsePrometheusText(await http.text("/metrics")), prefix),
+          signals: vllmSignals(
+            parsePrometheusText(await http.text("/metrics"), { only: VLLM_SIGNAL_METRICS }),
+            prefix,
+          ),
         }),
       });
     },

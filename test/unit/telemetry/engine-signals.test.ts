@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createCounterRatio } from "../../../src/agent/engines/counter-ratio.js";
 import {
+  LLAMACPP_SIGNAL_METRICS,
   llamacppSignals,
   parseLlamacppModels,
   parseLlamacppSlots,
@@ -8,10 +9,10 @@ import {
 import { parseOllamaModels } from "../../../src/agent/engines/ollama.js";
 import { parseOpenAiModels } from "../../../src/agent/engines/openai-models.js";
 import { parsePrometheusText } from "../../../src/agent/engines/prometheus-text.js";
-import { sglangSignals } from "../../../src/agent/engines/sglang.js";
+import { SGLANG_SIGNAL_METRICS, sglangSignals } from "../../../src/agent/engines/sglang.js";
 import { parseSimGpu } from "../../../src/agent/engines/sim.js";
-import { parseTgiInfo, tgiSignals } from "../../../src/agent/engines/tgi.js";
-import { vllmSignals } from "../../../src/agent/engines/vllm.js";
+import { parseTgiInfo, TGI_SIGNAL_METRICS, tgiSignals } from "../../../src/agent/engines/tgi.js";
+import { VLLM_SIGNAL_METRICS, vllmSignals } from "../../../src/agent/engines/vllm.js";
 import { readFixture } from "../../helpers/shared-fixtures.js";
 
 const expo = (file: string) => parsePrometheusText(readFixture(file));
@@ -246,5 +247,47 @@ describe("sim /sim/gpu", () => {
       ],
     });
     expect(parseSimGpu({ nope: 1 })).toEqual({ facts: [], samples: [] });
+  });
+});
+
+describe("signals from a parse kept to the names each adapter reads", () => {
+  it.each([
+    ["vllm v1", "engines/vllm/metrics-v1-nvcr-25.09-qwen3-4b.prom", VLLM_SIGNAL_METRICS, vllmSignals],
+    [
+      "vllm v0",
+      "engines/vllm/metrics-v0-excerpt-aibrix-qwen2.5-coder.prom",
+      VLLM_SIGNAL_METRICS,
+      vllmSignals,
+    ],
+    ["sglang", "engines/sglang/metrics-docs-llama3.1-8b.prom", SGLANG_SIGNAL_METRICS, sglangSignals],
+    [
+      "llama.cpp",
+      "engines/llamacpp/metrics-help-type-excerpt-pr11512.prom",
+      LLAMACPP_SIGNAL_METRICS,
+      llamacppSignals,
+    ],
+  ] as const)("%s: same signals as the full parse, and only those series kept", (_n, file, only, signals) => {
+    const text = readFixture(file);
+    const kept = parsePrometheusText(text, { only });
+    const full = parsePrometheusText(text);
+    expect(signals(kept, createCounterRatio())).toEqual(signals(full, createCounterRatio()));
+    expect(kept.samples.length).toBeGreaterThan(0);
+    expect(kept.samples.every((s) => only.has(s.name))).toBe(true);
+    expect(kept.samples).toEqual(full.samples.filter((s) => only.has(s.name)));
+  });
+
+  it("tgi: the two gauges it reads survive the filter; other lines, even broken ones, are skipped", () => {
+    const text = [
+      "# TYPE tgi_queue_size gauge",
+      "tgi_queue_size 3",
+      "tgi_batch_current_size 5",
+      'tgi_request_duration_bucket{le="0.1"} 1',
+      "not a { valid line",
+    ].join("\n");
+    const kept = parsePrometheusText(text, { only: TGI_SIGNAL_METRICS });
+    expect(tgiSignals(kept)).toEqual({ runningRequests: 5, waitingRequests: 3 });
+    expect(kept.invalidLines).toBe(0);
+    expect(kept.types.get("tgi_queue_size")).toBe("gauge");
+    expect(parsePrometheusText(text).invalidLines).toBe(1);
   });
 });
