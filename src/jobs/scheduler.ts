@@ -122,7 +122,10 @@ export class Scheduler {
       this.forget(job);
       throw err;
     }
-    if (dispatched) return job;
+    if (dispatched) {
+      this.o.queue.dispatchedDirectly(job);
+      return job;
+    }
     const admitted = this.o.queue.push(job);
     if (!admitted.ok) {
       this.forget(job);

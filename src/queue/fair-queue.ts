@@ -54,6 +54,16 @@ interface Entry<T extends QueueItem> {
   next: Entry<T> | undefined;
 }
 
+/**
+ * How many users' last-service stamps the core remembers. A user who starts waiting again takes
+ * back the stamp of its last service, so the ring orders users by least recently served: a client
+ * with one request at a time, idle only for the moment between two requests, then goes before users
+ * served since, instead of joining behind them each time and getting every other slot at best. A
+ * user forgotten (not served among the last this-many distinct users) joins at the back like a
+ * newcomer, as before. Bounded memory; one request's head start at most, since a pop renews it.
+ */
+const REMEMBERED_SERVICES = 4096;
+
 const userBefore = <T extends QueueItem>(a: UserQueue<T>, b: UserQueue<T>): boolean =>
   a.key < b.key || (a.key === b.key && a.stamp < b.stamp);
 
@@ -80,6 +90,8 @@ export function createFairQueue<T extends QueueItem>(opts: FairQueueOptions): Fa
   const userHeap = new IndexedHeap<UserQueue<T>>(userBefore);
   const models = new Map<string, ModelQueue<T>>();
   let stampSeq = 0;
+  /** User → stamp of its last service, oldest first (Map insertion order). */
+  const lastServed = new Map<string, number>();
   let backSeq = 0;
   let frontSeq = 0;
   let epoch = 0;
@@ -94,11 +106,24 @@ export function createFairQueue<T extends QueueItem>(opts: FairQueueOptions): Fa
 
   const startWaiting = (userId: string): UserQueue<T> => {
     const key = policy.backlogged(userId, userHeap.peek()?.key);
-    stampSeq += 1;
-    const u: UserQueue<T> = { userId, key, stamp: stampSeq, depth: 0, heapIndex: -1, lanes: new Map() };
+    let stamp = lastServed.get(userId);
+    if (stamp === undefined) {
+      stampSeq += 1;
+      stamp = stampSeq;
+    }
+    const u: UserQueue<T> = { userId, key, stamp, depth: 0, heapIndex: -1, lanes: new Map() };
     users.set(userId, u);
     userHeap.push(u);
     return u;
+  };
+
+  const rememberService = (userId: string, stamp: number): void => {
+    lastServed.delete(userId); // re-insert: the map stays ordered by service
+    lastServed.set(userId, stamp);
+    if (lastServed.size > REMEMBERED_SERVICES) {
+      const oldest = lastServed.keys().next().value;
+      if (oldest !== undefined) lastServed.delete(oldest);
+    }
   };
 
   const laneOf = (u: UserQueue<T>, model: string): Lane<T> => {
@@ -213,15 +238,31 @@ export function createFairQueue<T extends QueueItem>(opts: FairQueueOptions): Fa
       const e = lane.head as Entry<T>;
       const wentIdle = unlink(e);
       const key = policy.dispatched(u.userId, e.item.cost);
+      stampSeq += 1;
+      rememberService(u.userId, stampSeq);
       if (wentIdle) {
         policy.idle(u.userId);
       } else {
         u.key = key;
-        stampSeq += 1;
         u.stamp = stampSeq;
         reposition(u);
       }
       return e.item;
+    },
+
+    dispatchedDirectly(item) {
+      const waiting = users.get(item.userId);
+      if (waiting === undefined) policy.backlogged(item.userId, userHeap.peek()?.key);
+      const key = policy.dispatched(item.userId, item.cost);
+      stampSeq += 1;
+      rememberService(item.userId, stampSeq);
+      if (waiting === undefined) {
+        policy.idle(item.userId);
+      } else {
+        waiting.key = key;
+        waiting.stamp = stampSeq;
+        reposition(waiting);
+      }
     },
 
     charge(userId, tokens) {

@@ -60,6 +60,13 @@ export interface FairQueue<T extends QueueItem> {
   remove(id: string): T | undefined;
   /** Next item by policy among models for which `canServe(model)` is true; undefined when none. */
   pop(canServe: (model: string) => boolean): T | undefined;
+  /**
+   * Record an item the scheduler dispatched at once because nothing was waiting, as push + pop
+   * would have: its user is lifted and charged the estimate like any dispatch. Without it users
+   * served straight away would run up counters the rest of the queue never sees (V would not move),
+   * and the next user to arrive would be lifted far below them and take every slot until level.
+   */
+  dispatchedDirectly(item: T): void;
   /** Tell VTC what a served request actually cost (prompt + generated tokens) once known. */
   charge(userId: string, tokens: number): void;
   /** Items waiting in all. */

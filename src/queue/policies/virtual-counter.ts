@@ -28,13 +28,22 @@ const MIN_SWEEP_INTERVAL = 64;
  * L = max(V, min key among waiting users), where V is the largest pre-dispatch counter any dispatch
  * has had. The min alone is what the VTC paper uses; V is added because a user whose model no node
  * serves can wait with a low counter for a long time, and must not let newcomers arrive with credit.
- * Because V never decreases and L >= V, an idle user whose counter is <= V would be lifted anyway,
- * so its record is dropped (sweep) without changing any decision; only counters above V (users who
- * were served recently and went briefly idle) are remembered, so idling cannot shed a debt.
+ *
+ * A user the policy still remembers (served recently) is lifted to L − C instead, where C is the
+ * largest counter step one dispatch has made: it keeps at most one request of credit across the
+ * gap between two of its requests, as CFS places a waking task at min_vruntime − latency/2. Without
+ * it a client with one request at a time is "idle" for the millisecond between its requests, is
+ * lifted level with the heavy users each time, and loses the slot its own job just freed to them.
+ * One request is the same bound the paper proves between backlogged users, so the credit cannot
+ * be banked. Records whose counter is <= V − C are dropped (sweep): such a user would be lifted to
+ * at least L − C anyway; it comes back as a new user, level with V. Counters above that are kept,
+ * so idling cannot shed a debt.
  */
 export function createVirtualCounterPolicy(opts: VirtualCounterOptions): QueuePolicy {
   const accounts = new Map<string, Account>();
   let v = 0;
+  /** C: the largest counter step one dispatch has made (one request's worth of credit). */
+  let maxStep = 0;
   let opsSinceSweep = 0;
 
   const weight = (userId: string): number => sanitizeWeight(opts.weightOf(userId));
@@ -54,7 +63,7 @@ export function createVirtualCounterPolicy(opts: VirtualCounterOptions): QueuePo
     if (opsSinceSweep < Math.max(MIN_SWEEP_INTERVAL, accounts.size)) return;
     opsSinceSweep = 0;
     for (const [userId, a] of accounts) {
-      if (!a.backlogged && a.outstandingCount === 0 && a.counter <= v) accounts.delete(userId);
+      if (!a.backlogged && a.outstandingCount === 0 && a.counter <= v - maxStep) accounts.delete(userId);
     }
   };
 
@@ -70,9 +79,10 @@ export function createVirtualCounterPolicy(opts: VirtualCounterOptions): QueuePo
   return {
     name: opts.name,
     backlogged(userId, minWaiting) {
+      const known = accounts.has(userId);
       const a = account(userId);
-      const lift = minWaiting === undefined ? v : Math.max(v, minWaiting);
-      a.counter = Math.max(a.counter, lift);
+      const floor = minWaiting === undefined ? v : Math.max(v, minWaiting);
+      a.counter = Math.max(a.counter, known ? floor - maxStep : floor);
       a.backlogged = true;
       return a.counter;
     },
@@ -80,7 +90,9 @@ export function createVirtualCounterPolicy(opts: VirtualCounterOptions): QueuePo
       const a = account(userId);
       v = Math.max(v, a.counter);
       const c = opts.dispatchCost(sanitizeTokens(estimate));
-      a.counter += c / weight(userId);
+      const step = c / weight(userId);
+      maxStep = Math.max(maxStep, step);
+      a.counter += step;
       if (opts.settles) {
         a.outstandingSum += c;
         a.outstandingCount += 1;
