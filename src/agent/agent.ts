@@ -246,7 +246,12 @@ export class NodeAgent {
   }
 
   private startJob(job: Job): void {
-    const send = (chunk: ChunkInit) => this.sendMsg({ case: "chunk", value: chunk });
+    const send = (chunk: ChunkInit) => {
+      this.sendMsg({ case: "chunk", value: chunk });
+      // The slot is free once the job is reported done: the runner may still drain the engine's
+      // body, and a job the control plane sends into that slot meanwhile must not find it "full".
+      if (chunk.done) this.jobEnded(job.jobId);
+    };
     if (this.draining || this.running.size >= this.slots || !this.probe.healthy) {
       const why = this.draining
         ? "node is draining"
@@ -268,10 +273,12 @@ export class NodeAgent {
           done: true,
         });
       })
-      .finally(() => {
-        this.running.delete(job.jobId);
-        if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
+      .finally(() => this.jobEnded(job.jobId));
+  }
+
+  private jobEnded(jobId: string): void {
+    if (!this.running.delete(jobId)) return;
+    if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private abortAll(why: string): void {

@@ -106,19 +106,26 @@ export async function runJob(
   }
 
   let started = false;
+  // Set once [DONE] is seen: the job has been reported whole, the rest of the body is only drained.
+  let finished = false;
   let usage: ChunkInit["usage"];
   const parser = new SseParser();
   try {
     // One chunk per network read, not per token: an engine that sends many events in one read (or a
     // fast one under load) costs one message on the node stream instead of one per token.
     for await (const bytes of res.body) {
+      if (finished) continue;
       let text = "";
       let finish = "";
       let choiceIndex = 0;
+      let sawDone = false;
       for (const data of parser.push(bytes)) {
-        // [DONE] is skipped, not a reason to stop: abandoning the body would close the keep-alive
+        // [DONE] ends the job but not the loop: abandoning the body would close the keep-alive
         // connection, and a new TCP connection per job costs more than a whole job on a fast engine.
-        if (data === "[DONE]") continue;
+        if (data === "[DONE]") {
+          sawDone = true;
+          break;
+        }
         let c: EngineChunk;
         try {
           c = JSON.parse(data) as EngineChunk;
@@ -139,15 +146,24 @@ export async function runJob(
         if (choice.finish_reason) finish = choice.finish_reason;
         choiceIndex = choice.index ?? 0;
       }
+      if (sawDone) {
+        // The last text, the usage and the end in one message: the body's own end comes a
+        // macrotask or more later, and a separate end message cost a second write on both sides.
+        finished = true;
+        emit({ textDelta: text, finishReason: finish, choiceIndex, done: true, ...(usage ? { usage } : {}) });
+        continue;
+      }
       if (!text && !finish) continue;
       started = true;
       emit({ textDelta: text, finishReason: finish, choiceIndex });
     }
   } catch (err) {
+    if (finished) return; // reported whole already; a broken connection after [DONE] changes nothing
     if (signal.aborted) return fail(JobErrorKind.CANCELLED, "cancelled");
     const message = `engine stream failed: ${(err as Error).message}`;
     return fail(started ? JobErrorKind.STREAM_BROKEN : JobErrorKind.ENGINE_UNAVAILABLE, message);
   }
+  if (finished) return;
   if (signal.aborted) return fail(JobErrorKind.CANCELLED, "cancelled");
   emit({ done: true, ...(usage ? { usage } : {}) });
 }
