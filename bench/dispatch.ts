@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import * as hdr from "hdr-histogram-js";
@@ -24,6 +25,8 @@ interface PathResult {
   p99: number;
   rps: number;
   errors: number;
+  /** Control-plane CPU (user + system) per call, µs: what the door itself costs the server. */
+  cpUsPerCall: number;
 }
 
 const MODEL = "llama-3.1-8b";
@@ -72,15 +75,20 @@ export async function runDispatchBench(o: { out?: string; quick?: boolean }): Pr
       "facade stream": () => httpChat(lbPool, { authorization: `Bearer ${apiKey}` }, true),
       "dispatch unary": () => dispatchUnary(grpcClient, metadata),
       "dispatch stream": () => dispatchStream(grpcClient, metadata),
+      // The same Dispatch service through the Connect protocol on HTTP/1.1 (as the facade's
+      // client uses): tells the service's own cost apart from grpc-js's and HTTP/2's.
+      "dispatch-connect unary": () => connectUnary(lbPool, apiKey),
+      "dispatch-connect stream": () => connectStream(lbPool, apiKey),
     };
+    const cpPid = cp.proc.pid ?? 0;
     // Warm-up: JIT, connection pools, the HTTP/2 session, the node stream.
-    for (const send of Object.values(paths)) await closedLoop(send, 16, 500);
+    for (const send of Object.values(paths)) await closedLoop(send, 16, 500, cpPid);
 
     const perRound: Record<string, string | number>[] = [];
     for (let r = 1; r <= rounds; r++) {
       for (const [path, send] of Object.entries(paths)) {
-        const seq = await closedLoop(send, 1, phaseMs);
-        const par = await closedLoop(send, CONCURRENCY, phaseMs);
+        const seq = await closedLoop(send, 1, phaseMs, cpPid);
+        const par = await closedLoop(send, CONCURRENCY, phaseMs, cpPid);
         perRound.push({
           round: r,
           path,
@@ -89,6 +97,7 @@ export async function runDispatchBench(o: { out?: string; quick?: boolean }): Pr
           [`c${CONCURRENCY}_req_per_s`]: Math.round(par.rps),
           [`c${CONCURRENCY}_p50_ms`]: par.p50,
           [`c${CONCURRENCY}_p99_ms`]: par.p99,
+          cp_cpu_us_per_call: Math.round(par.cpUsPerCall),
           errors: seq.errors + par.errors,
         });
       }
@@ -102,6 +111,7 @@ export async function runDispatchBench(o: { out?: string; quick?: boolean }): Pr
       req_per_s: Math.round(med(path, `c${CONCURRENCY}_req_per_s`)),
       p50_ms: med(path, `c${CONCURRENCY}_p50_ms`),
       p99_ms: med(path, `c${CONCURRENCY}_p99_ms`),
+      cp_cpu_us_per_call: med(path, "cp_cpu_us_per_call"),
       errors: perRound.filter((x) => x.path === path).reduce((a, x) => a + Number(x.errors), 0),
     }));
     printTable(
@@ -114,14 +124,22 @@ export async function runDispatchBench(o: { out?: string; quick?: boolean }): Pr
     );
 
     const byPath = Object.fromEntries(rows.map((r) => [r.path, r]));
-    const compare = (["unary", "stream"] as const).map((kind) => {
-      const d = byPath[`dispatch ${kind}`];
+    const compare = (
+      [
+        ["unary", "dispatch"],
+        ["stream", "dispatch"],
+        ["unary", "dispatch-connect"],
+        ["stream", "dispatch-connect"],
+      ] as const
+    ).map(([kind, door]) => {
+      const d = byPath[`${door} ${kind}`];
       const f = byPath[`facade ${kind}`];
       const base = byPath[`direct ${kind}`];
       if (!d || !f || !base) throw new Error("missing path result");
       const addedD = d.seq_p50_ms - base.seq_p50_ms;
       const addedF = f.seq_p50_ms - base.seq_p50_ms;
       return {
+        door: door === "dispatch" ? "grpc-js, HTTP/2" : "Connect, HTTP/1.1",
         kind,
         facade_added_p50_ms: addedF,
         dispatch_added_p50_ms: addedD,
@@ -132,11 +150,12 @@ export async function runDispatchBench(o: { out?: string; quick?: boolean }): Pr
         // The target: Dispatch within 10% of the facade (rate not lower by more, p50 not higher by more).
         rate_vs_facade: d.req_per_s / f.req_per_s,
         p50_vs_facade: d.seq_p50_ms / f.seq_p50_ms,
+        cp_cpu_vs_facade: d.cp_cpu_us_per_call / f.cp_cpu_us_per_call,
         within_10pct: d.req_per_s >= 0.9 * f.req_per_s && d.seq_p50_ms <= 1.1 * f.seq_p50_ms ? "yes" : "no",
       };
     });
     printTable(
-      "Dispatch (grpc-js, HTTP/2) vs OpenAI facade (undici, HTTP/1.1), same control plane and sim",
+      "Dispatch (grpc-js over HTTP/2; Connect protocol over HTTP/1.1) vs OpenAI facade (undici, HTTP/1.1), same control plane and sim",
       compare,
     );
     const result = {
@@ -229,8 +248,83 @@ function dispatchStream(client: grpc.Client, metadata: grpc.Metadata): Promise<b
   });
 }
 
+/** utime + stime of a process in clock ticks (Linux /proc; 0 elsewhere). */
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
+/** USER_HZ: the tick of /proc/<pid>/stat, 100 on every common Linux. */
+const TICKS_PER_SECOND = 100;
+
+/** Connect protocol, unary, binary proto over HTTP/1.1. */
+async function connectUnary(pool: Pool, apiKey: string): Promise<boolean> {
+  try {
+    const res = await pool.request({
+      path: unaryPath,
+      method: "POST",
+      headers: {
+        "content-type": "application/proto",
+        "connect-protocol-version": "1",
+        authorization: `Bearer ${apiKey}`,
+      },
+      body: unaryBytes,
+    });
+    const body = new Uint8Array(await res.body.arrayBuffer());
+    return res.statusCode === 200 && fromBinary(CreateChatCompletionResponseSchema, body).nodeId !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** Connect protocol, server stream: one enveloped request, enveloped messages back, then end-of-stream. */
+async function connectStream(pool: Pool, apiKey: string): Promise<boolean> {
+  try {
+    const res = await pool.request({
+      path: streamPath,
+      method: "POST",
+      headers: {
+        "content-type": "application/connect+proto",
+        "connect-protocol-version": "1",
+        authorization: `Bearer ${apiKey}`,
+      },
+      body: envelope(streamBytes),
+    });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    let done = false;
+    for (let at = 0; at + 5 <= body.length; ) {
+      const flags = body[at] ?? 0;
+      const len = body.readUInt32BE(at + 1);
+      const payload = body.subarray(at + 5, at + 5 + len);
+      at += 5 + len;
+      // Flag 0x02 marks the end-of-stream message (JSON; an "error" key means the call failed).
+      if (flags & 0x02) return done && !JSON.parse(payload.toString() || "{}").error;
+      done = fromBinary(StreamChatCompletionResponseSchema, payload).event.case === "done";
+    }
+    return false;
+  } catch {
+    return false;
+  }
+}
+
+function envelope(message: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(message.length, 1);
+  return Buffer.concat([head, message]);
+}
+
 /** `concurrency` workers send back to back for a while: latency per call and the sustained rate. */
-async function closedLoop(send: Send, concurrency: number, durationMs: number): Promise<PathResult> {
+async function closedLoop(
+  send: Send,
+  concurrency: number,
+  durationMs: number,
+  cpPid: number,
+): Promise<PathResult> {
+  const ticks0 = cpuTicks(cpPid);
   const h = hdr.build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 120_000_000,
@@ -255,6 +349,7 @@ async function closedLoop(send: Send, concurrency: number, durationMs: number): 
     p99: h.getValueAtPercentile(99) / 1000,
     rps: done / ((performance.now() - start) / 1000),
     errors,
+    cpUsPerCall: (((cpuTicks(cpPid) - ticks0) / TICKS_PER_SECOND) * 1e6) / Math.max(1, done),
   };
   h.destroy();
   return out;

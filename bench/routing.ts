@@ -66,6 +66,16 @@ function sharedPrefix(): Workload {
   };
 }
 
+/** One strategy's closed-loop throughput on a workload. */
+interface SaturatedResult {
+  workload: string;
+  strategy: string;
+  clients: number;
+  rps: number;
+  tokens_per_s: number;
+  errors: number;
+}
+
 interface PhaseResult {
   workload: string;
   strategy: string;
@@ -150,29 +160,53 @@ function summarise(
   };
 }
 
-/** Closed loop at high concurrency: the fleet's saturated request rate for a workload. */
+/** Clients kept busy by the closed-loop (saturation) phases. */
+const SATURATING_CLIENTS = 96;
+
+/**
+ * Closed loop at high concurrency: what the fleet sustains for a workload under one strategy,
+ * in requests and generated tokens per second (requests still running at the end do not count).
+ */
+async function saturate(
+  url: string,
+  apiKey: string,
+  workload: Workload,
+  durationMs: number,
+  strategy = "least_connections",
+): Promise<{ rps: number; tokensPerS: number; errors: number }> {
+  const p = pool(url);
+  const rnd = seeded(7);
+  const end = performance.now() + durationMs;
+  let done = 0;
+  let tokens = 0;
+  let errors = 0;
+  const headers = { authorization: `Bearer ${apiKey}`, "x-llmlb-strategy": strategy };
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: SATURATING_CLIENTS }, async () => {
+      while (performance.now() < end) {
+        const o = await streamChat(p, headers, workload.request(0, rnd));
+        if (performance.now() > end) break;
+        if (o.ok) {
+          done++;
+          tokens += o.completionTokens;
+        } else errors++;
+      }
+    }),
+  );
+  await p.close();
+  const secs = Math.min(performance.now(), end) / 1000 - t0 / 1000;
+  return { rps: done / secs, tokensPerS: tokens / secs, errors };
+}
+
+/** The fleet's saturated request rate for a workload (least_connections). */
 async function capacity(
   url: string,
   apiKey: string,
   workload: Workload,
   durationMs: number,
 ): Promise<number> {
-  const p = pool(url);
-  const rnd = seeded(7);
-  const end = performance.now() + durationMs;
-  let done = 0;
-  const headers = { authorization: `Bearer ${apiKey}`, "x-llmlb-strategy": "least_connections" };
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: 96 }, async () => {
-      while (performance.now() < end) {
-        const o = await streamChat(p, headers, workload.request(0, rnd));
-        if (o.ok) done++;
-      }
-    }),
-  );
-  await p.close();
-  return done / ((performance.now() - t0) / 1000);
+  return (await saturate(url, apiKey, workload, durationMs)).rps;
 }
 
 /**
@@ -226,13 +260,33 @@ export async function runRoutingBench(o: {
       results.push(summarise("shared_prefix", s, "130% of LC capacity", sharedCap * 1.3, r));
       console.log(JSON.stringify(results.at(-1)));
     }
+    // Throughput is what a strategy sustains when demand exceeds it: an open-loop rate below a
+    // strategy's capacity caps what it can show (it serves all that is offered), so each strategy
+    // also gets the same closed loop of SATURATING_CLIENTS clients.
+    const saturated: SaturatedResult[] = [];
+    for (const s of strategies) {
+      const r = await saturate(cp.url, apiKey, shared, phaseMs, s);
+      saturated.push({
+        workload: "shared_prefix",
+        strategy: s,
+        clients: SATURATING_CLIENTS,
+        rps: Math.round(r.rps * 10) / 10,
+        tokens_per_s: Math.round(r.tokensPerS),
+        errors: r.errors,
+      });
+      console.log(JSON.stringify(saturated.at(-1)));
+    }
     printTable(
       `Routing quality: ${FLEET.length} simulated nodes (time scale ${timeScale}), ${phaseMs / 1000} s per phase`,
       results as unknown as Record<string, string | number>[],
     );
     const at80 = (s: string) =>
       results.find((r) => r.workload === "mixed" && r.load === "80%" && r.strategy === s);
-    const sharedOf = (s: string) => results.find((r) => r.workload === "shared_prefix" && r.strategy === s);
+    printTable(
+      `Shared prefixes, saturated: ${SATURATING_CLIENTS} closed-loop clients, ${phaseMs / 1000} s`,
+      saturated as unknown as Record<string, string | number>[],
+    );
+    const sharedOf = (s: string) => saturated.find((r) => r.strategy === s);
     const ratios = {
       ttft_p99_rr_over_gpu_aware_at_80:
         (at80("round_robin")?.ttft_p99_ms ?? 0) / (at80("gpu_aware")?.ttft_p99_ms ?? 1),
@@ -247,6 +301,7 @@ export async function runRoutingBench(o: {
       capacity_rps: cap,
       shared_capacity_rps: sharedCap,
       results,
+      saturated,
       ratios,
       medianTtftP99: median(results.map((r) => r.ttft_p99_ms)),
     };
