@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { GpuFacts, NodeSnapshot } from "../src/nodes/types.js";
+import type { GpuFacts, NodeLabels, NodeSnapshot } from "../src/nodes/types.js";
 import { createStrategy, STRATEGY_NAMES } from "../src/selector/registry.js";
 import { createSeededRng, type Rng } from "../src/selector/rng.js";
 import type { SelectionRequest } from "../src/selector/types.js";
@@ -46,6 +46,21 @@ const GPUS: ReadonlyArray<readonly [string, number]> = [
   ["NVIDIA GeForce RTX 3080", 10240],
 ];
 
+/** What registration fixes about a node: its id, GPUs and labels (heartbeats never change them). */
+interface Registration {
+  readonly id: string;
+  readonly gpus: GpuFacts[];
+  readonly labels: NodeLabels;
+}
+
+function register(i: number): Registration {
+  return {
+    id: `node-${i}`,
+    gpus: gpuFacts(i),
+    labels: { region: "r1", tier: "std", costPerHourUsd: 0.4 + (i % 9) * 0.4 },
+  };
+}
+
 function gpuFacts(i: number): GpuFacts[] {
   const [name, vram] = GPUS[i % GPUS.length] as readonly [string, number];
   const count = i % 7 === 0 ? 2 : 1;
@@ -60,19 +75,20 @@ function gpuFacts(i: number): GpuFacts[] {
 }
 
 /**
- * A heterogeneous fleet; `variant` changes the live figures, as successive heartbeats do.
+ * A heterogeneous fleet; `variant` changes the live figures, as successive heartbeats do. The
+ * registration objects (id string, GPU list, labels) are shared by every variant of a node, as
+ * they are in the control plane, where a snapshot is the node's one NodeRecord and heartbeats
+ * only update its figures; the selector's per-node caches rely on that identity.
  * Snapshots are built as object literals, never `{ ...base, extra }`: in Node 20 each spread
  * result gets its own hidden class, every property read in the selector turns megamorphic and
  * a decision gets ~10× slower. The node store must build snapshots the same way.
  */
-function buildFleet(size: number, gpus: GpuFacts[][], variant: number, rng: Rng): NodeSnapshot[] {
+function buildFleet(size: number, registrations: Registration[], variant: number, rng: Rng): NodeSnapshot[] {
   const models = new Set([MODEL]);
   const nodes: NodeSnapshot[] = [];
   for (let i = 0; i < size; i++) {
     const running = Math.floor(rng() * 24);
-    const id = `node-${i}`;
-    const labels = { region: "r1", tier: "std", costPerHourUsd: 0.4 + (i % 9) * 0.4 };
-    const node = gpus[i] as GpuFacts[];
+    const { id, gpus: node, labels } = registrations[i] as Registration;
     const total = 1000 + Math.floor(rng() * 5000);
     // One node in ten has stale figures (undefined), as a fleet always has a few.
     if ((i + variant) % 10 === 0) {
@@ -267,8 +283,8 @@ export async function runSelectBench(opts: SelectBenchOptions = {}): Promise<obj
   const rows: SelectBenchRow[] = [];
   for (const size of sizes) {
     const rng = createSeededRng(size);
-    const gpus = Array.from({ length: size }, (_, i) => gpuFacts(i));
-    const fleets = [0, 1, 2, 3].map((v) => buildFleet(size, gpus, v, rng));
+    const registrations = Array.from({ length: size }, (_, i) => register(i));
+    const fleets = [0, 1, 2, 3].map((v) => buildFleet(size, registrations, v, rng));
     const requests = buildRequests(512, rng);
     const runners = names.map((name) => createRunner(name, fleets, requests, cpuOverheadUs));
     for (const run of runners) run(Math.max(200, iterations >> 2)); // warm-up: JIT and learned state
