@@ -19,7 +19,8 @@ export type ObserveHook = (stage: Stage, plugin: string, seconds: number) => voi
  * Keeps the nodes among the first `n` of `input` that pass, writing them in order to `output`
  * (which may be `input` itself: filtering in place) and returning how many it kept. A batch API
  * rather than a per-node predicate so each filter runs its own monomorphic loop; build one from
- * a predicate with `predicateFilter`.
+ * a predicate with `predicateFilter`. `slots[i]`, when given, is the candidate position of
+ * `input[i]` (for per-node caches, see `Scorer.score`); the runner keeps it in step itself.
  */
 export interface Filter {
   readonly name: string;
@@ -28,7 +29,13 @@ export interface Filter {
     input: readonly NodeSnapshot[],
     n: number,
     output: NodeSnapshot[],
+    slots?: Int32Array,
   ): number;
+  /**
+   * True when this request asks nothing of the filter (a requirement it does not state), so
+   * the runner skips the pass: at 10,000 nodes even copying the list costs tens of µs.
+   */
+  keepsAll?(request: SelectionRequest): boolean;
 }
 
 /** A Filter from a per-node predicate (the common case). */
@@ -52,15 +59,24 @@ export function predicateFilter(
 /**
  * Writes a score for each of the first `n` nodes into `out` (higher is better, meant to be 0..1;
  * the runner clamps, so NaN counts as 0). May explain the node it favoured via `reason`.
+ * `slots[i]` is the position of `nodes[i]` in the candidate list `select` was given, which stays
+ * the same from call to call while filters reshuffle `nodes`: per-node caches are keyed by it
+ * (and checked against the node, since the list may change).
  */
 export interface Scorer {
   readonly name: string;
-  score(request: SelectionRequest, nodes: readonly NodeSnapshot[], n: number, out: Float64Array): void;
+  score(
+    request: SelectionRequest,
+    nodes: readonly NodeSnapshot[],
+    n: number,
+    out: Float64Array,
+    slots: Int32Array,
+  ): void;
   /** A reason overriding the profile's for the node at `index` of the last `score` call. */
   reason?(index: number): string | undefined;
 }
 
-/** Chooses one of the first `n` nodes from their combined scores; -1 means none. */
+/** Chooses one of the first `n` nodes from their combined scores; -1 means none. `slots` as for scorers. */
 export interface Picker {
   readonly name: string;
   /** False when the picker ignores scores (round robin), so the runner need not zero them. */
@@ -71,6 +87,7 @@ export interface Picker {
     n: number,
     scores: Float64Array,
     rng: Rng,
+    slots: Int32Array,
   ): number;
 }
 
@@ -90,6 +107,8 @@ export interface Profile {
 
 /** Per-strategy state that learns from the job flow (see state/fleet-state.ts). */
 export interface Lifecycle {
+  /** The node select just returned (its snapshot, for the dispatch that usually follows). */
+  selected?(node: NodeSnapshot): void;
   dispatch(request: SelectionRequest, nodeId: string): void;
   outcome(outcome: JobOutcome): void;
   remove(nodeId: string): void;
@@ -116,21 +135,74 @@ export interface PipelineStrategy extends Strategy {
 /** Builds a Strategy that runs `profiles` in order over the candidates. */
 export function createPipeline(options: PipelineOptions): PipelineStrategy {
   const { name, profiles, rng, observe, lifecycle } = options;
-  let buf: NodeSnapshot[] = [];
+  // Filters write into one buffer from the other, so the runner can tell which candidates each
+  // kept (see keepSlots); `slots` follows the kept nodes, `identity` is 0, 1, 2, … for profiles
+  // that filter nothing.
+  let front: NodeSnapshot[] = [];
+  let back: NodeSnapshot[] = [];
+  let slots = new Int32Array(64);
+  let identity = Int32Array.from({ length: 64 }, (_, i) => i);
   let total = new Float64Array(64);
   let part = new Float64Array(64);
 
+  const reserve = (n: number) => {
+    if (identity.length >= n) return;
+    const size = Math.max(n, identity.length * 2);
+    identity = Int32Array.from({ length: size }, (_, i) => i);
+    slots = new Int32Array(size);
+    total = new Float64Array(size);
+    part = new Float64Array(size);
+  };
+
+  // What the last filterInto kept: the list (`candidates` itself when every filter was skipped
+  // or kept everything) and the candidate position of each of its nodes.
+  let kept: readonly NodeSnapshot[] = [];
+  let keptSlots = identity;
+
+  /** Runs the profile's filters over the candidates; returns how many nodes they kept. */
   const filterInto = (profile: Profile, request: SelectionRequest, candidates: readonly NodeSnapshot[]) => {
     let n = candidates.length;
     let input = candidates;
+    let positions = identity;
     for (const filter of profile.filters) {
+      if (filter.keepsAll?.(request) === true) continue;
       const t0 = observe ? performance.now() : 0;
-      n = filter.filter(request, input, n, buf);
-      input = buf;
+      const output = input === front ? back : front;
+      const m = filter.filter(request, input, n, output, positions);
+      if (m < n) {
+        keepSlots(input, n, output, m, positions);
+        positions = slots;
+      }
+      input = output;
+      n = m;
       if (observe) observe("filter", filter.name, (performance.now() - t0) / 1000);
       if (n === 0) break;
     }
+    kept = input;
+    keptSlots = positions;
     return n;
+  };
+
+  /**
+   * Filters keep their nodes in order, so walking both lists once finds each kept node's
+   * candidate position: pointer comparisons only, no node is read.
+   */
+  const keepSlots = (
+    input: readonly NodeSnapshot[],
+    n: number,
+    output: readonly NodeSnapshot[],
+    m: number,
+    positions: Int32Array,
+  ) => {
+    let i = 0;
+    for (let j = 0; j < m; j++) {
+      const node = output[j];
+      while (i < n && input[i] !== node) i++;
+      // A filter that reordered its nodes breaks the walk; any valid position will do then,
+      // since every per-node cache checks the node it finds there.
+      slots[j] = i < n ? (positions[i] as number) : j;
+      i++;
+    }
   };
 
   const runProfile = (
@@ -138,33 +210,21 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
     request: SelectionRequest,
     nodes: readonly NodeSnapshot[],
     n: number,
+    at: Int32Array,
   ): Selection | undefined => {
-    if (total.length < n) {
-      total = new Float64Array(Math.max(n, total.length * 2));
-      part = new Float64Array(total.length);
-    }
     const scorers = profile.scorers;
     if (scorers.length === 0 && profile.picker.usesScores !== false) total.fill(0, 0, n);
     for (let k = 0; k < scorers.length; k++) {
       const { scorer, weight } = scorers[k] as WeightedScorer;
       const t0 = observe ? performance.now() : 0;
-      scorer.score(request, nodes, n, part);
+      scorer.score(request, nodes, n, part, at);
       // Clamp to 0..1 here, once, so no plugin can dominate a sum by misbehaving; NaN → 0.
-      if (k === 0) {
-        for (let i = 0; i < n; i++) {
-          const v = part[i] as number;
-          total[i] = weight * (v >= 0 ? Math.min(v, 1) : 0);
-        }
-      } else {
-        for (let i = 0; i < n; i++) {
-          const v = part[i] as number;
-          total[i] = (total[i] as number) + weight * (v >= 0 ? Math.min(v, 1) : 0);
-        }
-      }
+      if (k === 0) clampInto(total, part, weight, n);
+      else addClamped(total, part, weight, n);
       if (observe) observe("score", scorer.name, (performance.now() - t0) / 1000);
     }
     const t0 = observe ? performance.now() : 0;
-    const index = profile.picker.pick(request, nodes, n, total, rng);
+    const index = profile.picker.pick(request, nodes, n, total, rng, at);
     if (observe) observe("pick", profile.picker.name, (performance.now() - t0) / 1000);
     if (!(index >= 0 && index < n)) return undefined;
     const node = nodes[index] as NodeSnapshot;
@@ -184,16 +244,20 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
     profiles,
     select(request, candidates) {
       if (candidates.length === 0) return undefined;
+      reserve(candidates.length);
       for (const profile of profiles) {
         let selection: Selection | undefined;
         if (profile.filters.length === 0) {
-          selection = runProfile(profile, request, candidates, candidates.length);
+          selection = runProfile(profile, request, candidates, candidates.length, identity);
         } else {
           const n = filterInto(profile, request, candidates);
           if (n === 0) continue;
-          selection = runProfile(profile, request, buf, n);
+          selection = runProfile(profile, request, kept, n, keptSlots);
         }
-        if (selection !== undefined) return selection;
+        if (selection !== undefined) {
+          lifecycle?.selected?.(selection.node);
+          return selection;
+        }
       }
       return undefined;
     },
@@ -204,9 +268,27 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
     strategy.onOutcome = (outcome) => lifecycle.outcome(outcome);
     strategy.onNodeRemoved = (nodeId) => {
       lifecycle.remove(nodeId);
-      // Drop references the filter buffer may still hold, so a removed node can be collected.
-      buf = [];
+      // Drop references the filter buffers may still hold, so a removed node can be collected.
+      front = [];
+      back = [];
+      kept = [];
     };
   }
   return strategy;
+}
+
+/** total[i] = weight × clamp01(part[i]) for the first n. */
+function clampInto(total: Float64Array, part: Float64Array, weight: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = part[i] as number;
+    total[i] = weight * (v >= 0 ? Math.min(v, 1) : 0);
+  }
+}
+
+/** total[i] += weight × clamp01(part[i]) for the first n. */
+function addClamped(total: Float64Array, part: Float64Array, weight: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = part[i] as number;
+    total[i] = (total[i] as number) + weight * (v >= 0 ? Math.min(v, 1) : 0);
+  }
 }

@@ -1,23 +1,34 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
 import { costPerHour } from "../node-figures.js";
 import type { Filter } from "../pipeline.js";
+import type { PluginEnv } from "../plugin-kit.js";
+import type { SelectionRequest } from "../types.js";
+
+/** The request's budget ($/h), +Infinity when it states none. */
+function budgetOf(request: SelectionRequest): number {
+  const max = request.requirements?.maxCostPerHourUsd;
+  return max !== undefined && Number.isFinite(max) ? max : Number.POSITIVE_INFINITY;
+}
 
 /**
  * Seed 003 cost_aware budget: keeps nodes whose `costPerHourUsd` label is within
  * `request.requirements.maxCostPerHourUsd`. A node without a price passes (it cannot be shown
  * to exceed the budget); a request without a budget keeps every node.
  */
-export function createMaxCostFilter(): Filter {
+export function createMaxCostFilter(_params: unknown, env: PluginEnv): Filter {
   return {
     name: "max-cost",
-    filter(request, input, n, output) {
-      const max = request.requirements?.maxCostPerHourUsd;
-      const budget = max !== undefined && Number.isFinite(max) ? max : Number.POSITIVE_INFINITY;
+    keepsAll: (request) => budgetOf(request) === Number.POSITIVE_INFINITY,
+    filter(request, input, n, output, slots) {
+      const budget = budgetOf(request);
+      const facts = env.fleet.facts;
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        const cost = costPerHour(node);
-        if (cost === undefined || cost <= budget) output[m++] = node;
+        // The price is a registration fact, cached by candidate position when we know it.
+        const cost =
+          slots === undefined ? (costPerHour(node) ?? Number.NaN) : facts.costAt(slots[i] as number, node);
+        if (Number.isNaN(cost) || cost <= budget) output[m++] = node;
       }
       return m;
     },

@@ -2,6 +2,13 @@ import type { NodeSnapshot } from "../../nodes/types.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
 import { adjustedLatencyMs, knownLatencyMs } from "../scorers/adjusted-latency.js";
+import type { SelectionRequest } from "../types.js";
+
+/** The request's latency limit (ms), +Infinity when it states none. */
+function limitOf(request: SelectionRequest): number {
+  const max = request.requirements?.maxLatencyMs;
+  return max !== undefined && Number.isFinite(max) ? max : Number.POSITIVE_INFINITY;
+}
 
 /**
  * Seed 003 latency_based `max_latency`: keeps nodes whose load-adjusted latency
@@ -11,13 +18,14 @@ import { adjustedLatencyMs, knownLatencyMs } from "../scorers/adjusted-latency.j
 export function createMaxLatencyFilter(_params: unknown, env: PluginEnv): Filter {
   return {
     name: "max-latency",
-    filter(request, input, n, output) {
-      const max = request.requirements?.maxLatencyMs;
-      const limit = max !== undefined && Number.isFinite(max) ? max : Number.POSITIVE_INFINITY;
+    keepsAll: (request) => limitOf(request) === Number.POSITIVE_INFINITY,
+    filter(request, input, n, output, slots) {
+      const limit = limitOf(request);
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        const avg = limit === Number.POSITIVE_INFINITY ? undefined : knownLatencyMs(node, env.fleet);
+        const avg =
+          limit === Number.POSITIVE_INFINITY ? undefined : knownLatencyMs(node, env.fleet, slots?.[i] ?? -1);
         if (avg === undefined || adjustedLatencyMs(node, avg) <= limit) output[m++] = node;
       }
       return m;

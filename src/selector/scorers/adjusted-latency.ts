@@ -2,11 +2,18 @@ import type { NodeSnapshot } from "../../nodes/types.js";
 import { finite, slotLoad } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
+import { ensureLength } from "../plugin-kit.js";
 import type { FleetState } from "../state/fleet-state.js";
 
-/** A node's historical average latency (ms): the store's mean, else its EWMA, else ours; undefined if untried. */
-export function knownLatencyMs(node: NodeSnapshot, fleet: FleetState): number | undefined {
-  const v = finite(node.avgResponseMs) ?? finite(node.ewmaResponseMs) ?? fleet.peek(node.id)?.ewmaMs;
+/**
+ * A node's historical average latency (ms): the store's mean, else its EWMA, else ours; undefined
+ * if untried. `slot` (the node's candidate position, when known) finds our EWMA without a lookup.
+ */
+export function knownLatencyMs(node: NodeSnapshot, fleet: FleetState, slot = -1): number | undefined {
+  const v =
+    finite(node.avgResponseMs) ??
+    finite(node.ewmaResponseMs) ??
+    (slot >= 0 ? fleet.ewmaAt(slot, node) : fleet.peek(node.id)?.ewmaMs);
   return v !== undefined && v >= 0 ? v : undefined;
 }
 
@@ -20,20 +27,26 @@ export function adjustedLatencyMs(node: NodeSnapshot, avgMs: number): number {
  * An untried node is assumed as fast as the fastest known one (optimistic, so it gets measured).
  */
 export function createAdjustedLatencyScorer(_params: unknown, env: PluginEnv): Scorer {
+  let load: Float64Array = new Float64Array(64);
   return {
     name: "adjusted-latency",
-    score(_request, nodes, n, out) {
+    score(_request, nodes, n, out, slots) {
+      load = ensureLength(load, n);
+      // One pass reads the nodes (latency and load); the rest works on the arrays.
       let fastest = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
-        const avg = knownLatencyMs(nodes[i] as NodeSnapshot, env.fleet);
+        const node = nodes[i] as NodeSnapshot;
+        const avg = knownLatencyMs(node, env.fleet, slots[i] as number);
         out[i] = avg ?? -1;
+        load[i] = slotLoad(node);
         if (avg !== undefined && avg < fastest) fastest = avg;
       }
       if (fastest === Number.POSITIVE_INFINITY) fastest = 1; // nothing measured: load alone decides
       let best = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const avg = out[i] as number;
-        const adjusted = adjustedLatencyMs(nodes[i] as NodeSnapshot, avg < 0 ? fastest : avg);
+        // adjustedLatencyMs, with the load read above.
+        const adjusted = (avg < 0 ? fastest : avg) * (1 + (load[i] as number) * 0.5);
         out[i] = adjusted;
         if (adjusted < best) best = adjusted;
       }

@@ -1,32 +1,20 @@
-import type { GpuFacts, NodeSnapshot } from "../../nodes/types.js";
-import { nodeCapability } from "../capability.js";
+import type { NodeSnapshot } from "../../nodes/types.js";
 import type { Scorer } from "../pipeline.js";
+import type { PluginEnv } from "../plugin-kit.js";
 
 /**
  * Seed 000 step 4: GPU capability (VRAM GB × 100 + compute boost, summed over the node's GPUs),
- * normalised by the best candidate's, so the most capable node scores 1.
+ * normalised by the best candidate's, so the most capable node scores 1. The capability is a
+ * registration fact, cached by candidate position (state/node-facts.ts).
  */
-export function createCapabilityScorer(): Scorer {
-  // GPU lists are static per node: remember the last one seen at each candidate position.
-  let slotGpus: (readonly GpuFacts[])[] = [];
-  let slotScore = new Float64Array(64);
+export function createCapabilityScorer(_params: unknown, env: PluginEnv): Scorer {
   return {
     name: "capability",
-    score(_request, nodes, n, out) {
-      if (slotScore.length < n) {
-        slotScore = new Float64Array(Math.max(n, slotScore.length * 2));
-        slotGpus = [];
-      }
+    score(_request, nodes, n, out, slots) {
+      const facts = env.fleet.facts;
       let max = 0;
       for (let i = 0; i < n; i++) {
-        const gpus = (nodes[i] as NodeSnapshot).gpus;
-        let c: number;
-        if (slotGpus[i] === gpus) c = slotScore[i] as number;
-        else {
-          c = nodeCapability(nodes[i] as NodeSnapshot);
-          slotGpus[i] = gpus;
-          slotScore[i] = c;
-        }
+        const c = facts.capabilityAt(slots[i] as number, nodes[i] as NodeSnapshot);
         out[i] = c;
         if (c > max) max = c;
       }

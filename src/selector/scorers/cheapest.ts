@@ -1,20 +1,21 @@
-import type { NodeSnapshot } from "../../nodes/types.js";
-import { costPerHour } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
+import type { PluginEnv } from "../plugin-kit.js";
 import { meanKnownCost } from "./cost-performance.js";
 
 /**
  * Lowest price per hour wins (score = cheapest / own). cost_aware falls back to it when no node
  * fits the request's budget: the least over-budget node, reported as `budget_exceeded`.
  */
-export function createCheapestScorer(): Scorer {
+export function createCheapestScorer(_params: unknown, env: PluginEnv): Scorer {
   return {
     name: "cheapest",
-    score(_request, nodes, n, out) {
-      const fallback = meanKnownCost(nodes, n);
+    score(_request, nodes, n, out, slots) {
+      const facts = env.fleet.facts;
+      const fallback = meanKnownCost(facts, nodes, n, slots);
       let min = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
-        const c = Math.max(0.01, costPerHour(nodes[i] as NodeSnapshot) ?? fallback);
+        const known = facts.costPerHour[slots[i] as number] as number;
+        const c = Math.max(0.01, Number.isNaN(known) ? fallback : known);
         out[i] = c;
         if (c < min) min = c;
       }

@@ -12,16 +12,26 @@ import type { PluginEnv } from "../plugin-kit.js";
 export function createLearnedDurationScorer(_params: unknown, env: PluginEnv): Scorer {
   return {
     name: "learned-duration",
-    score(request, nodes, n, out) {
-      const out100 = env.fleet.expectedOutput(request) / 100;
+    score(request, nodes, n, out, slots) {
+      const fleet = env.fleet;
+      const t = fleet.table;
+      const out100 = fleet.expectedOutput(request) / 100;
       const prompt1k = (Math.max(0, request.promptTokens) || 0) / 1000;
+      const model = request.model;
+      const modelId = t.modelId(model);
+      // θ lives in the record's table row (its hot copy): a few dense arrays, not four objects.
+      const rows = fleet.rowsOf(nodes, n, slots);
+      fleet.hotRows(rows, n, modelId, model, true);
       let best = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        // θ lives on the record (its hot copy), so this is one object per node, not four.
-        const rec = env.fleet.recordAt(i, node).hot(request.model, true);
-        const batch = Math.max(activeRequests(node), rec.jobs) + 1;
-        const predicted = rec.a0 + rec.a1 * prompt1k + rec.a2 * out100 + rec.a3 * out100 * batch;
+        const ix = rows[i] as number;
+        const batch = Math.max(activeRequests(node), t.jobs[ix] as number) + 1;
+        const predicted =
+          (t.a0[ix] as number) +
+          (t.a1[ix] as number) * prompt1k +
+          (t.a2[ix] as number) * out100 +
+          (t.a3[ix] as number) * out100 * batch;
         // A regression can extrapolate below zero; no job takes less than a millisecond.
         const ms = Number.isFinite(predicted) ? Math.max(1, predicted) : 1e12;
         out[i] = ms;

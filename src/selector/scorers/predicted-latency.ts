@@ -1,9 +1,8 @@
-import type { NodeSnapshot } from "../../nodes/types.js";
-import { engineUsable, finiteOr } from "../node-figures.js";
+import { finiteOr } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginEnv, PluginParams } from "../plugin-kit.js";
-import { boolParam, ensureLength, numParam } from "../plugin-kit.js";
-import { KV_HIGH, type LatencyPrediction, predictLatency } from "../state/latency-model.js";
+import { boolParam, numParam } from "../plugin-kit.js";
+import { PredictionBatch, predictRows, RequestFigures } from "../state/latency-model.js";
 import { blockKeys } from "../state/prefix-index.js";
 
 /**
@@ -18,14 +17,14 @@ import { blockKeys } from "../state/prefix-index.js";
 export function createPredictedLatencyScorer(params: PluginParams | undefined, env: PluginEnv): Scorer {
   const ttftWeight = Math.max(0, numParam(params, "ttftWeight", 1));
   const affinity = boolParam(params, "affinity", true);
-  const prediction: LatencyPrediction = { ttftMs: 0, totalMs: 0, waitMs: 0 };
-  let cached: Float64Array = new Float64Array(64);
+  const figures = new RequestFigures();
+  const batch = new PredictionBatch();
   return {
     name: "predicted-latency",
-    score(request, nodes, n, out) {
-      cached = ensureLength(cached, n);
+    score(request, nodes, n, out, slots) {
+      batch.reserve(n);
       const fleet = env.fleet;
-      const now = env.now();
+      const table = fleet.table;
       const index = affinity ? fleet.prefixes : undefined;
       let epoch = Number.NaN; // NaN never equals a holder's epoch: no match this call
       if (
@@ -36,26 +35,28 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
         epoch = index.currentEpoch;
       }
       const prompt = Math.max(0, finiteOr(request.promptTokens, 0));
-      const expected = fleet.expectedOutput(request);
+      figures.promptTokens = prompt;
+      figures.expectedOutput = fleet.expectedOutput(request);
+      figures.now = env.now();
+      const perBlock = fleet.blockTokens(request);
+      const model = request.model;
+      const modelId = table.modelId(model);
+      const rows = fleet.rowsOf(nodes, n, slots);
+      fleet.hotRows(rows, n, modelId, model, false);
+      const cachedTokens = batch.cachedTokens;
+      for (let i = 0; i < n; i++) {
+        const ix = rows[i] as number;
+        // FleetState.cachedTokens, with the block size worked out once per call.
+        cachedTokens[i] =
+          table.matchEpoch[ix] === epoch ? Math.min(prompt, (table.matched[ix] as number) * perBlock) : 0;
+      }
+      // A hit on a node whose KV cache is under pressure counts half (predictRows applies it).
+      predictRows(table, nodes, n, rows, figures, batch, 0.5);
+      const { ttftMs, totalMs } = batch;
       let best = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
-        const node = nodes[i] as NodeSnapshot;
-        const rec = fleet.recordAt(i, node);
-        let hit = rec.matchEpoch === epoch ? fleet.cachedTokens(request, rec.matched) : 0;
-        if (hit > 0 && engineUsable(node) && finiteOr(node.engine?.kvCacheUsage, 0) > KV_HIGH) hit *= 0.5;
-        const p = predictLatency(
-          rec,
-          node,
-          rec.hot(request.model, false),
-          prompt,
-          hit,
-          expected,
-          now,
-          prediction,
-        );
-        const objective = p.totalMs + ttftWeight * p.ttftMs;
+        const objective = (totalMs[i] as number) + ttftWeight * (ttftMs[i] as number);
         out[i] = objective;
-        cached[i] = hit;
         if (objective < best) best = objective;
       }
       for (let i = 0; i < n; i++) {
@@ -63,6 +64,6 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
         out[i] = v > 0 ? best / v : 1;
       }
     },
-    reason: (index) => ((cached[index] as number) > 0 ? "prefix_hit" : undefined),
+    reason: (index) => ((batch.cachedTokens[index] as number) > 0 ? "prefix_hit" : undefined),
   };
 }

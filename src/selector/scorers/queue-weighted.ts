@@ -2,7 +2,7 @@ import type { NodeSnapshot } from "../../nodes/types.js";
 import { activeRequests, percent } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginParams } from "../plugin-kit.js";
-import { numParam } from "../plugin-kit.js";
+import { ensureLength, numParam } from "../plugin-kit.js";
 
 /**
  * Seed 002 queue-weighted load: cost = GPU% × 0.3 + queue length × 0.7 × 10 (the seed's integer
@@ -14,24 +14,29 @@ import { numParam } from "../plugin-kit.js";
 export function createQueueWeightedScorer(params?: PluginParams): Scorer {
   const gpuWeight = numParam(params, "gpuWeight", 0.3);
   const queueWeight = numParam(params, "queueWeight", 0.7);
+  let gpus: Float64Array = new Float64Array(64);
   return {
     name: "queue-weighted",
     score(_request, nodes, n, out) {
+      gpus = ensureLength(gpus, n);
+      // One pass reads the nodes (GPU %, NaN when unknown, and queue); the rest works on arrays.
       let sum = 0;
       let known = 0;
       for (let i = 0; i < n; i++) {
-        const gpu = percent((nodes[i] as NodeSnapshot).gpuUsagePercent);
+        const node = nodes[i] as NodeSnapshot;
+        const gpu = percent(node.gpuUsagePercent);
         if (gpu !== undefined) {
           sum += gpu;
           known++;
         }
+        gpus[i] = gpu ?? Number.NaN;
+        out[i] = activeRequests(node);
       }
       const meanGpu = known > 0 ? sum / known : 0;
       let min = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
-        const node = nodes[i] as NodeSnapshot;
-        const gpu = percent(node.gpuUsagePercent) ?? meanGpu;
-        const cost = gpu * gpuWeight + activeRequests(node) * queueWeight * 10;
+        const g = gpus[i] as number;
+        const cost = (Number.isNaN(g) ? meanGpu : g) * gpuWeight + (out[i] as number) * queueWeight * 10;
         out[i] = cost;
         if (cost < min) min = cost;
       }

@@ -8,25 +8,33 @@ import { adjustedLatencyMs, knownLatencyMs } from "./adjusted-latency.js";
 
 /**
  * Fraction of the request's seed-003 requirements a node meets (gpuMemoryGb, maxCostPerHourUsd,
- * maxLatencyMs); 1 when the request states none. Unknown figures count as met.
+ * maxLatencyMs); 1 when the request states none. Unknown figures count as met. `slot` (the
+ * node's candidate position, when known) reads its registration facts from the cache.
  */
-export function requirementMatch(request: SelectionRequest, node: NodeSnapshot, env: PluginEnv): number {
+export function requirementMatch(
+  request: SelectionRequest,
+  node: NodeSnapshot,
+  env: PluginEnv,
+  slot = -1,
+): number {
   const req = request.requirements;
   if (req === undefined) return 1;
+  const facts = env.fleet.facts;
   let asked = 0;
   let met = 0;
   if (req.gpuMemoryGb !== undefined && Number.isFinite(req.gpuMemoryGb)) {
     asked++;
-    if (nodeVramMib(node) >= req.gpuMemoryGb * 1024) met++;
+    const vram = slot >= 0 ? facts.vramMibAt(slot, node) : nodeVramMib(node);
+    if (vram >= req.gpuMemoryGb * 1024) met++;
   }
   if (req.maxCostPerHourUsd !== undefined && Number.isFinite(req.maxCostPerHourUsd)) {
     asked++;
-    const cost = costPerHour(node);
-    if (cost === undefined || cost <= req.maxCostPerHourUsd) met++;
+    const cost = slot >= 0 ? facts.costAt(slot, node) : (costPerHour(node) ?? Number.NaN);
+    if (Number.isNaN(cost) || cost <= req.maxCostPerHourUsd) met++;
   }
   if (req.maxLatencyMs !== undefined && Number.isFinite(req.maxLatencyMs)) {
     asked++;
-    const avg = knownLatencyMs(node, env.fleet);
+    const avg = knownLatencyMs(node, env.fleet, slot);
     if (avg === undefined || adjustedLatencyMs(node, avg) <= req.maxLatencyMs) met++;
   }
   return asked === 0 ? 1 : met / asked;
@@ -41,15 +49,17 @@ export function requirementMatch(request: SelectionRequest, node: NodeSnapshot, 
 export function createResourceHeadroomScorer(_params: unknown, env: PluginEnv): Scorer {
   return {
     name: "resource-headroom",
-    score(request, nodes, n, out) {
+    score(request, nodes, n, out, slots) {
+      const stated = request.requirements !== undefined;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
         const gpu = percent(node.gpuUsagePercent);
         const vram = percent(node.vramUsagePercent);
-        const slots = 1 - slotLoad(node);
+        const free = 1 - slotLoad(node);
         const gpuScore = gpu === undefined ? 0.5 : (100 - gpu) / 100;
         const vramScore = vram === undefined ? 0.5 : (100 - vram) / 100;
-        out[i] = (slots + vramScore + gpuScore + requirementMatch(request, node, env)) / 4;
+        const match = stated ? requirementMatch(request, node, env, slots[i] as number) : 1;
+        out[i] = (free + vramScore + gpuScore + match) / 4;
       }
     },
   };

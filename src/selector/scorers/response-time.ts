@@ -13,12 +13,12 @@ export function createResponseTimeScorer(_params: unknown, env: PluginEnv): Scor
   let untried: Float64Array = new Float64Array(64);
   return {
     name: "response-time",
-    score(_request, nodes, n, out) {
+    score(_request, nodes, n, out, slots) {
       untried = ensureLength(untried, n);
       let min = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const ms = responseMs(node) ?? env.fleet.peek(node.id)?.ewmaMs;
+        const ms = responseMs(node) ?? env.fleet.ewmaAt(slots[i] as number, node);
         untried[i] = ms === undefined ? 1 : 0;
         out[i] = ms ?? 0;
         if (ms !== undefined && ms < min) min = ms;

@@ -1,10 +1,12 @@
-import type { JobOutcome, NodeSnapshot } from "../../nodes/types.js";
+import type { GpuFacts, JobOutcome, NodeSnapshot } from "../../nodes/types.js";
 import { finiteOr } from "../node-figures.js";
 import type { Lifecycle } from "../pipeline.js";
 import type { SelectionRequest } from "../types.js";
 import { type LatencyPrediction, predictLatency } from "./latency-model.js";
+import { NodeFacts } from "./node-facts.js";
 import { adaptiveFeatures, createAdaptiveModel, NodeRecord, type PendingJob } from "./node-record.js";
 import { blockKeys, PrefixIndex } from "./prefix-index.js";
+import { RecordTable } from "./record-table.js";
 
 /** What a strategy's fleet state tracks beyond job counts. */
 export interface FleetOptions {
@@ -40,9 +42,19 @@ const RECONCILE_GRACE_MS = 2_000;
  * outstanding-work accounting per node, learned speeds, smart_adaptive's regressions, the prefix
  * index, and the mean output length per model. Bounded: one record per live node, pending jobs
  * capped and aged out, prefix blocks capped per node.
+ *
+ * Scorers reach a candidate's record by its candidate position (`indexAt`): candidate lists come
+ * in the same order call after call, so remembering which record sat at each position turns the
+ * per-node Map lookup into an id comparison (a pointer check for the same string), and the
+ * record's hot figures are then read from `table` by row.
  */
 export class FleetState implements Lifecycle {
   private readonly records = new Map<string, NodeRecord>();
+  private byIx: (NodeRecord | undefined)[] = [];
+  /** Hot per-record figures, by NodeRecord.ix. */
+  readonly table = new RecordTable();
+  /** Registration-derived figures (capability, VRAM, price, WRR weight), by candidate position. */
+  readonly facts = new NodeFacts();
   /** Present when prefix affinity is on. */
   readonly prefixes: PrefixIndex<NodeRecord> | undefined;
   private readonly outputEwma = new Map<string, number>();
@@ -50,10 +62,12 @@ export class FleetState implements Lifecycle {
   private readonly adaptiveX = new Float64Array(4);
   private readonly pair = new Float64Array(2);
   private readonly trackWork: boolean;
-  // Candidate lists come in the same order call after call; remembering which record sat at each
-  // position turns the per-node Map lookup into an id comparison (a pointer check for the same string).
-  private slotIds: string[] = [];
-  private slotRecords: NodeRecord[] = [];
+  // By candidate position: the node id and GPU list bound there (a new GPU list goes through
+  // NodeRecord.observe) and the table row of its record.
+  private slotIds: (string | undefined)[] = [];
+  private slotGpus: (readonly GpuFacts[] | undefined)[] = [];
+  private slotIx: Int32Array = new Int32Array(64);
+  private rows: Int32Array = new Int32Array(64);
 
   /** Builds the state with the given options. */
   constructor(readonly options: FleetOptions) {
@@ -63,42 +77,124 @@ export class FleetState implements Lifecycle {
 
   /** The record for a candidate, created on first sight and refreshed with this snapshot. */
   record(node: NodeSnapshot): NodeRecord {
-    return this.refresh(this.lookup(node.id), node);
+    const rec = this.lookup(node.id);
+    rec.observe(node);
+    this.checkJobs(rec.ix, node.inFlight);
+    return rec;
   }
 
-  /** `record(node)` for the candidate at position `slot` of a list, usually without a Map lookup. */
-  recordAt(slot: number, node: NodeSnapshot): NodeRecord {
-    let rec: NodeRecord;
-    if (this.slotIds[slot] === node.id) rec = this.slotRecords[slot] as NodeRecord;
-    else {
-      rec = this.lookup(node.id);
-      this.slotIds[slot] = node.id;
-      this.slotRecords[slot] = rec;
+  /**
+   * The table row of the record for the candidate at position `slot`, checked against this
+   * snapshot's in-flight count like `record(node)`: usually an id comparison, no Map lookup, and
+   * the record object itself is not touched.
+   */
+  indexAt(slot: number, node: NodeSnapshot): number {
+    if (this.slotIds[slot] !== node.id || this.slotGpus[slot] !== node.gpus) return this.bind(slot, node);
+    const ix = this.slotIx[slot] as number;
+    this.checkJobs(ix, node.inFlight);
+    return ix;
+  }
+
+  /**
+   * The table rows of the records of the first `n` nodes (`slots[i]` being nodes[i]'s candidate
+   * position): `indexAt` over a whole list in one tight loop. The array is reused by the next call.
+   */
+  rowsOf(nodes: readonly NodeSnapshot[], n: number, slots: Int32Array): Int32Array {
+    if (this.rows.length < n) this.rows = new Int32Array(Math.max(n, this.rows.length * 2));
+    const rows = this.rows;
+    // Locals, so the loop keeps them in registers; a bind may replace the arrays, so reload then.
+    let ids = this.slotIds;
+    let gpus = this.slotGpus;
+    let rowAt = this.slotIx;
+    let jobs = this.table.jobs;
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i] as NodeSnapshot;
+      const slot = slots[i] as number;
+      if (ids[slot] !== node.id || gpus[slot] !== node.gpus) {
+        rows[i] = this.bind(slot, node);
+        ids = this.slotIds;
+        gpus = this.slotGpus;
+        rowAt = this.slotIx;
+        jobs = this.table.jobs;
+        continue;
+      }
+      const ix = rowAt[slot] as number;
+      rows[i] = ix;
+      const inFlight = node.inFlight;
+      if ((jobs[ix] as number) > inFlight) this.checkJobs(ix, inFlight);
     }
-    return this.refresh(rec, node);
+    return rows;
+  }
+
+  /**
+   * Makes the hot copy of each of the first `n` rows hold `model`'s speeds (and θ when
+   * `adaptive`); `modelId` is `table.modelId(model)`. Nothing to do for a row that already does,
+   * which is every row until an outcome teaches its node something.
+   */
+  hotRows(rows: Int32Array, n: number, modelId: number, model: string, adaptive: boolean): void {
+    const t = this.table;
+    for (let i = 0; i < n; i++) {
+      const ix = rows[i] as number;
+      if (t.hotModel[ix] === modelId && (!adaptive || !Number.isNaN(t.a0[ix] as number))) continue;
+      (this.byIx[ix] as NodeRecord).loadHot(model, modelId, adaptive);
+    }
+  }
+
+  /**
+   * The snapshot select picked, kept on its record for the dispatch-time prediction that
+   * usually follows. (Scoring itself never writes to record objects: at 10,000 candidates
+   * that alone is a cache miss per node.)
+   */
+  selected(node: NodeSnapshot): void {
+    const rec = this.records.get(node.id);
+    if (rec !== undefined) rec.observe(node);
+  }
+
+  private bind(slot: number, node: NodeSnapshot): number {
+    const rec = this.lookup(node.id);
+    rec.observe(node);
+    if (slot >= this.slotIx.length) {
+      const grown = new Int32Array(Math.max(slot + 1, this.slotIx.length * 2));
+      grown.set(this.slotIx);
+      this.slotIx = grown;
+    }
+    this.slotIds[slot] = node.id;
+    this.slotGpus[slot] = node.gpus;
+    this.slotIx[slot] = rec.ix;
+    this.checkJobs(rec.ix, node.inFlight);
+    return rec.ix;
   }
 
   private lookup(id: string): NodeRecord {
     let rec = this.records.get(id);
     if (rec === undefined) {
-      rec = new NodeRecord(id);
+      const ix = this.table.allocate();
+      rec = new NodeRecord(id, ix, this.table);
       this.records.set(id, rec);
+      this.byIx[ix] = rec;
     }
     return rec;
   }
 
-  private refresh(rec: NodeRecord, node: NodeSnapshot): NodeRecord {
-    rec.observe(node);
-    // The control plane's in-flight count is the truth; more jobs on our books means outcomes
-    // were lost (or the snapshot lags a dispatch by a moment, hence the grace period).
-    const inFlight = node.inFlight;
-    if (rec.jobs > inFlight && Number.isFinite(inFlight)) this.reconcile(rec, inFlight);
-    return rec;
+  /**
+   * The control plane's in-flight count is the truth; more jobs on our books means outcomes
+   * were lost (or the snapshot lags a dispatch by a moment, hence the grace period).
+   */
+  private checkJobs(ix: number, inFlight: number): void {
+    if ((this.table.jobs[ix] as number) > inFlight && Number.isFinite(inFlight)) {
+      this.reconcile(this.byIx[ix] as NodeRecord, inFlight);
+    }
   }
 
   /** The record for a node id, if any. */
   peek(nodeId: string): NodeRecord | undefined {
     return this.records.get(nodeId);
+  }
+
+  /** Our own EWMA of the durations seen on the candidate at `slot` (ms); undefined before any. */
+  ewmaAt(slot: number, node: NodeSnapshot): number | undefined {
+    const v = this.table.ewmaMs[this.indexAt(slot, node)] as number;
+    return Number.isNaN(v) ? undefined : v;
   }
 
   /** Output tokens to expect: the model's mean so far, capped by the request's max_tokens. */
@@ -112,11 +208,14 @@ export class FleetState implements Lifecycle {
   cachedTokens(request: SelectionRequest, blocks: number): number {
     if (blocks <= 0) return 0;
     const prompt = Math.max(0, finiteOr(request.promptTokens, 0));
-    const perBlock =
-      this.options.prefixBlockTokens > 0
-        ? this.options.prefixBlockTokens
-        : prompt / Math.max(1, request.prefixHashes.length);
-    return Math.min(prompt, blocks * perBlock);
+    return Math.min(prompt, blocks * this.blockTokens(request));
+  }
+
+  /** Tokens per prefix block: the configured size, else inferred as prompt ÷ hashes. */
+  blockTokens(request: SelectionRequest): number {
+    if (this.options.prefixBlockTokens > 0) return this.options.prefixBlockTokens;
+    const prompt = Math.max(0, finiteOr(request.promptTokens, 0));
+    return prompt / Math.max(1, request.prefixHashes.length);
   }
 
   /** A job went to `nodeId`: book it, advance the node's prefill queue, index its prefix blocks. */
@@ -129,12 +228,13 @@ export class FleetState implements Lifecycle {
     const output = this.expectedOutput(request);
     let waitMs = 0;
     const keys = this.prefixes !== undefined ? blockKeys(request.prefixHashes) : undefined;
-    if (rec.node !== undefined && this.options.learnSpeeds) {
+    const node = rec.node;
+    if (node !== undefined && this.options.learnSpeeds) {
       // Advance the node's virtual prefill queue by this prompt's uncached part.
       const blocks = keys !== undefined ? (this.prefixes?.matchOne(rec, keys) ?? 0) : 0;
-      const speeds = rec.hot(request.model, false);
+      const speeds = rec.statsFor(request.model).current();
       const cached = this.cachedTokens(request, blocks);
-      const p = predictLatency(rec, rec.node, speeds, prompt, cached, output, now, this.scratch);
+      const p = predictLatency(rec, node, speeds, prompt, cached, output, now, this.scratch);
       waitMs = p.waitMs;
       const prefillMs = Math.max(0, prompt - cached) * speeds.prefillMsPerToken;
       rec.prefillFreeAt = Math.max(now, rec.prefillFreeAt) + prefillMs;
@@ -206,8 +306,12 @@ export class FleetState implements Lifecycle {
     if (rec === undefined) return;
     this.prefixes?.forget(rec);
     this.records.delete(nodeId);
+    this.byIx[rec.ix] = undefined;
+    this.table.release(rec.ix);
+    // Forget every position, so no reference to the node's snapshots or objects stays behind.
     this.slotIds = [];
-    this.slotRecords = [];
+    this.slotGpus = [];
+    this.facts.clear();
   }
 
   /** Entries held, for bounded-memory checks. */

@@ -1,6 +1,7 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { engineUsable, finiteOr } from "../node-figures.js";
+import { finiteOr } from "../node-figures.js";
 import type { NodeRecord, Speeds } from "./node-record.js";
+import { RecordTable } from "./record-table.js";
 
 /** Output of `predictLatency`; reused between calls, so copy what you keep. */
 export interface LatencyPrediction {
@@ -21,18 +22,44 @@ export const PREFILL_CHUNK_TOKENS = 2048;
 /** A prediction no candidate can lose to; used when the inputs are garbage. */
 export const WORST_MS = 1e12;
 
+/** The request's side of a prediction, set once per decision. */
+export class RequestFigures {
+  // NaN-initialised so V8 gives every field a double representation from the start.
+  promptTokens = Number.NaN;
+  expectedOutput = Number.NaN;
+  /** The strategy's clock (ms). */
+  now = Number.NaN;
+}
+
+/** Per-candidate input (prefix-cached tokens) and outputs of `predictRows`; reused from call to call. */
+export class PredictionBatch {
+  cachedTokens: Float64Array = new Float64Array(0);
+  ttftMs: Float64Array = new Float64Array(0);
+  totalMs: Float64Array = new Float64Array(0);
+  waitMs: Float64Array = new Float64Array(0);
+
+  /** Makes room for `n` candidates (contents not preserved). */
+  reserve(n: number): void {
+    if (this.cachedTokens.length >= n) return;
+    const size = Math.max(n, 64, this.cachedTokens.length * 2);
+    this.cachedTokens = new Float64Array(size);
+    this.ttftMs = new Float64Array(size);
+    this.totalMs = new Float64Array(size);
+    this.waitMs = new Float64Array(size);
+  }
+}
+
+// The cold path's row and batch: predictLatency copies a record's figures and the given speeds in.
+const coldTable = new RecordTable();
+const coldRow = coldTable.allocate();
+const coldRequest = new RequestFigures();
+const coldBatch = new PredictionBatch();
+const coldRows = Int32Array.of(coldRow);
+const coldNodes: NodeSnapshot[] = [];
+
 /**
- * Predicts one request's TTFT and completion time on a node (the gpu_aware model, README.md):
- *
- *   wait   = own prefill backlog (virtual queue of what we dispatched)
- *          + engine admission wait (waiting requests × mean remaining decode time / running,
- *            plus a KV-pressure share of it when kv usage > KV_HIGH)
- *   ttft   = overhead + wait + uncached prompt tokens × prefill ms/token
- *            + prefill steps × decode step time of the running batch (chunked prefill)
- *   total  = ttft + (expected output − 1) × (decode ms/token + slope × sequences in the batch)
- *
- * The engine's figures are used only when present and healthy; otherwise our own accounting
- * (jobs we dispatched, their expected tokens) stands in for them.
+ * Predicts one request's TTFT and completion time on `rec`'s node with the given speeds (see
+ * `predictRows`); for the cold paths (dispatch, tests).
  */
 export function predictLatency(
   rec: NodeRecord,
@@ -44,36 +71,114 @@ export function predictLatency(
   now: number,
   out: LatencyPrediction,
 ): LatencyPrediction {
-  const own = Math.max(finiteOr(node.inFlight, 0), rec.jobs);
-  let batch = own;
-  let admitMs = 0;
-  if (engineUsable(node)) {
-    const engine = node.engine as NonNullable<NodeSnapshot["engine"]>;
-    const running = Math.max(0, finiteOr(engine.runningRequests, 0));
-    const waiting = Math.max(0, finiteOr(engine.waitingRequests, 0));
-    if (running + waiting > batch) batch = running + waiting;
-    const kv = finiteOr(engine.kvCacheUsage, 0);
-    if (waiting > 0 || kv > KV_HIGH) {
-      // Admission waits for running jobs to finish; one has on average half its output to go.
-      const meanOut = rec.jobs > 0 ? rec.outputSum / rec.jobs : expectedOutput;
-      const slots = Math.max(1, running);
-      const remainMs = (meanOut / 2) * (speeds.decodeMsPerToken + speeds.decodeSlopeMs * slots);
-      const pressure = kv > KV_HIGH ? Math.min(1, (kv - KV_HIGH) / (1 - KV_HIGH)) : 0;
-      admitMs = ((waiting + pressure) * remainMs) / slots;
-    }
-  }
-  const queueMs = rec.prefillFreeAt > now ? rec.prefillFreeAt - now : 0;
-  const uncached = Math.max(0, promptTokens - cachedTokens);
-  const waitMs = queueMs + admitMs;
-  const perToken = speeds.decodeMsPerToken + speeds.decodeSlopeMs * (batch + 1);
-  // With chunked prefill every prefill step also decodes the running batch, so a busy node's TTFT
-  // grows with its batch even when its prefill queue is empty; ignoring this overloads fast GPUs.
-  const prefillSteps = batch > 0 ? Math.max(1, Math.ceil(uncached / PREFILL_CHUNK_TOKENS)) : 0;
-  const ttft = speeds.overheadMs + waitMs + uncached * speeds.prefillMsPerToken + prefillSteps * perToken;
-  const total = ttft + Math.max(0, expectedOutput - 1) * perToken;
-  const ok = Number.isFinite(total) && total >= 0 && Number.isFinite(ttft);
-  out.ttftMs = ok ? ttft : WORST_MS;
-  out.totalMs = ok ? total : WORST_MS;
-  out.waitMs = ok ? waitMs : 0;
+  const t = coldTable;
+  const ix = coldRow;
+  t.jobs[ix] = rec.jobs;
+  t.outputSum[ix] = rec.outputSum;
+  t.prefillFreeAt[ix] = rec.prefillFreeAt;
+  t.overheadMs[ix] = speeds.overheadMs;
+  t.prefillMsPerToken[ix] = speeds.prefillMsPerToken;
+  t.decodeMsPerToken[ix] = speeds.decodeMsPerToken;
+  t.decodeSlopeMs[ix] = speeds.decodeSlopeMs;
+  const r = coldRequest;
+  r.promptTokens = promptTokens;
+  r.expectedOutput = expectedOutput;
+  r.now = now;
+  const b = coldBatch;
+  b.reserve(1);
+  b.cachedTokens[0] = cachedTokens;
+  coldNodes[0] = node;
+  predictRows(t, coldNodes, 1, coldRows, r, b, 1);
+  coldNodes[0] = undefined as unknown as NodeSnapshot; // hold no snapshot
+  out.ttftMs = b.ttftMs[0] as number;
+  out.totalMs = b.totalMs[0] as number;
+  out.waitMs = b.waitMs[0] as number;
   return out;
+}
+
+/**
+ * Predicts one request's TTFT and completion time on each of the first `n` nodes (the gpu_aware
+ * model, README.md):
+ *
+ *   wait   = own prefill backlog (virtual queue of what we dispatched)
+ *          + engine admission wait (waiting requests × mean remaining decode time / running,
+ *            plus a KV-pressure share of it when kv usage > KV_HIGH)
+ *   ttft   = overhead + wait + uncached prompt tokens × prefill ms/token
+ *            + prefill steps × decode step time of the running batch (chunked prefill)
+ *   total  = ttft + (expected output − 1) × (decode ms/token + slope × sequences in the batch)
+ *
+ * Node i's accounting and speeds come from row `rows[i]` of `table` (its hot copy: load it
+ * with FleetState.hotRows first). The engine's figures are used only when present and healthy;
+ * otherwise our own accounting (jobs we dispatched, their expected tokens) stands in for them.
+ * `batch.cachedTokens[i]` is multiplied by `kvDiscount` (and written back) when the node's KV
+ * cache is above KV_HIGH: cached blocks may be evicted before the request arrives. It is done
+ * here because this loop reads the KV figure anyway; a second pass would read every engine again.
+ *
+ * A batch rather than one call per node: the model is too big for V8 to inline, and calling it
+ * per candidate cost ~25 ns each, about what the arithmetic itself costs.
+ */
+export function predictRows(
+  table: RecordTable,
+  nodes: readonly NodeSnapshot[],
+  n: number,
+  rows: Int32Array,
+  request: RequestFigures,
+  batch: PredictionBatch,
+  kvDiscount: number,
+): void {
+  const { cachedTokens, ttftMs, totalMs, waitMs } = batch;
+  const { jobs, outputSum, prefillFreeAt, overheadMs, prefillMsPerToken, decodeMsPerToken, decodeSlopeMs } =
+    table;
+  const prompt = request.promptTokens;
+  const expectedOutput = request.expectedOutput;
+  const now = request.now;
+  const outputSteps = Math.max(0, expectedOutput - 1);
+  for (let i = 0; i < n; i++) {
+    const node = nodes[i] as NodeSnapshot;
+    const ix = rows[i] as number;
+    const ownJobs = jobs[ix] as number;
+    const decode = decodeMsPerToken[ix] as number;
+    const slope = decodeSlopeMs[ix] as number;
+    let batchSize = Math.max(finiteOr(node.inFlight, 0), ownJobs);
+    let admitMs = 0;
+    let cached = cachedTokens[i] as number;
+    const engine = node.engine;
+    if (engine !== undefined && engine.healthy === true) {
+      const running = Math.max(0, finiteOr(engine.runningRequests, 0));
+      const waiting = Math.max(0, finiteOr(engine.waitingRequests, 0));
+      if (running + waiting > batchSize) batchSize = running + waiting;
+      const kv = finiteOr(engine.kvCacheUsage, 0);
+      if (cached > 0 && kv > KV_HIGH) {
+        cached *= kvDiscount;
+        cachedTokens[i] = cached;
+      }
+      if (waiting > 0 || kv > KV_HIGH) {
+        // Admission waits for running jobs to finish; one has on average half its output to go.
+        const meanOut = ownJobs > 0 ? (outputSum[ix] as number) / ownJobs : expectedOutput;
+        const slots = Math.max(1, running);
+        const remainMs = (meanOut / 2) * (decode + slope * slots);
+        const pressure = kv > KV_HIGH ? Math.min(1, (kv - KV_HIGH) / (1 - KV_HIGH)) : 0;
+        admitMs = ((waiting + pressure) * remainMs) / slots;
+      }
+    }
+    const freeAt = prefillFreeAt[ix] as number;
+    const queueMs = freeAt > now ? freeAt - now : 0;
+    const uncached = Math.max(0, prompt - cached);
+    const wait = queueMs + admitMs;
+    const perToken = decode + slope * (batchSize + 1);
+    // With chunked prefill every prefill step also decodes the running batch, so a busy node's
+    // TTFT grows with its batch even when its prefill queue is empty; ignoring this overloads
+    // fast GPUs.
+    const prefillSteps = batchSize > 0 ? Math.max(1, Math.ceil(uncached / PREFILL_CHUNK_TOKENS)) : 0;
+    const ttft =
+      (overheadMs[ix] as number) +
+      wait +
+      uncached * (prefillMsPerToken[ix] as number) +
+      prefillSteps * perToken;
+    const total = ttft + outputSteps * perToken;
+    const ok = Number.isFinite(total) && total >= 0 && Number.isFinite(ttft);
+    ttftMs[i] = ok ? ttft : WORST_MS;
+    totalMs[i] = ok ? total : WORST_MS;
+    waitMs[i] = ok ? wait : 0;
+  }
 }

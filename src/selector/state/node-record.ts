@@ -1,6 +1,7 @@
 import type { GpuFacts, NodeSnapshot } from "../../nodes/types.js";
 import { OnlineRegression } from "./online-regression.js";
 import type { PrefixHolder } from "./prefix-index.js";
+import type { RecordTable } from "./record-table.js";
 import { modelParamsB, speedPrior } from "./speed-prior.js";
 
 /** A job the control plane dispatched to a node and has not yet seen finish. */
@@ -86,47 +87,86 @@ function clamp(x: number, lo: number, hi: number): number {
 /**
  * Everything a strategy remembers about one node; also its entry in the prefix index.
  *
- * It also carries a hot copy of one model's clamped speeds and smart_adaptive coefficients as
- * its own fields: scoring reads them from the record it already touches instead of chasing
- * record → model stats → regressions → speeds (four more cache misses per candidate on a big
- * fleet). The copy is reloaded when the model changes or an outcome taught something new.
+ * The figures every decision reads (job accounting, the hot copy of one model's speeds, WRR
+ * weight, prefix-match scratch) live in its FleetState's RecordTable row `ix`, not on this
+ * object: scoring 10,000 candidates then streams through a few dense arrays instead of chasing
+ * one object and its boxed doubles per node (record-table.ts). The accessors below are for the
+ * cold paths (dispatch, outcome, tests); hot loops index the table directly.
  */
-export class NodeRecord implements PrefixHolder, Speeds {
+export class NodeRecord implements PrefixHolder {
   readonly blocks = new Map<number, true>();
-  matched = 0;
-  matchEpoch = -1;
-  /** Latest snapshot seen in select, so dispatch-time predictions can use the engine's signals. */
+  /**
+   * A snapshot of the node from select, for dispatch-time predictions: the one select last
+   * picked, or the one it was first scored with (FleetState.selected / bind).
+   */
   node: NodeSnapshot | undefined;
-  /** Jobs dispatched and not yet finished, by our own accounting. */
-  jobs = 0;
-  promptSum = 0;
-  outputSum = 0;
-  /** When the node's prefill pipeline drains of the work we sent it (ms, virtual time). */
-  prefillFreeAt = 0;
   readonly pending: PendingJob[] = [];
   dispatches = 0;
-  /** EWMA of our own observed durations (ms), for strategies when the snapshot has none. */
-  ewmaMs: number | undefined;
-  /** Smooth weighted round robin's running weight. */
-  swrrCurrent = 0;
-  // Hot copy (see class comment). NaN-initialised: double fields from the start, "not loaded".
-  overheadMs = Number.NaN;
-  prefillMsPerToken = Number.NaN;
-  decodeMsPerToken = Number.NaN;
-  decodeSlopeMs = Number.NaN;
-  /** smart_adaptive θ₀..θ₃ for the hot model. */
-  a0 = Number.NaN;
-  a1 = Number.NaN;
-  a2 = Number.NaN;
-  a3 = Number.NaN;
-  private hotModel = "";
   private gpus: readonly GpuFacts[] = [];
   private readonly models = new Map<string, ModelStats>();
   private lastModel = "";
   private lastStats: ModelStats | undefined;
 
-  /** A fresh record for node `id`. */
-  constructor(readonly id: string) {}
+  /** A fresh record for node `id`, using row `ix` of `table`. */
+  constructor(
+    readonly id: string,
+    readonly ix: number,
+    private readonly table: RecordTable,
+  ) {}
+
+  /** Jobs dispatched and not yet finished, by our own accounting. */
+  get jobs(): number {
+    return this.table.jobs[this.ix] as number;
+  }
+  set jobs(v: number) {
+    this.table.jobs[this.ix] = v;
+  }
+  get promptSum(): number {
+    return this.table.promptSum[this.ix] as number;
+  }
+  set promptSum(v: number) {
+    this.table.promptSum[this.ix] = v;
+  }
+  get outputSum(): number {
+    return this.table.outputSum[this.ix] as number;
+  }
+  set outputSum(v: number) {
+    this.table.outputSum[this.ix] = v;
+  }
+  /** When the node's prefill pipeline drains of the work we sent it (ms, virtual time). */
+  get prefillFreeAt(): number {
+    return this.table.prefillFreeAt[this.ix] as number;
+  }
+  set prefillFreeAt(v: number) {
+    this.table.prefillFreeAt[this.ix] = v;
+  }
+  /** EWMA of our own observed durations (ms), for strategies when the snapshot has none. */
+  get ewmaMs(): number | undefined {
+    const v = this.table.ewmaMs[this.ix] as number;
+    return Number.isNaN(v) ? undefined : v;
+  }
+  set ewmaMs(v: number | undefined) {
+    this.table.ewmaMs[this.ix] = v ?? Number.NaN;
+  }
+  /** Smooth weighted round robin's running weight. */
+  get swrrCurrent(): number {
+    return this.table.swrr[this.ix] as number;
+  }
+  set swrrCurrent(v: number) {
+    this.table.swrr[this.ix] = v;
+  }
+  get matched(): number {
+    return this.table.matched[this.ix] as number;
+  }
+  set matched(v: number) {
+    this.table.matched[this.ix] = v;
+  }
+  get matchEpoch(): number {
+    return this.table.matchEpoch[this.ix] as number;
+  }
+  set matchEpoch(v: number) {
+    this.table.matchEpoch[this.ix] = v;
+  }
 
   /**
    * Records the latest snapshot. A real change of GPUs (re-registration with other hardware)
@@ -154,32 +194,32 @@ export class NodeRecord implements PrefixHolder, Speeds {
   }
 
   /**
-   * This record, its hot fields loaded with `model`'s clamped speeds (and smart_adaptive's θ
-   * when `adaptive`). Cheap when the model is the same as last time and nothing was learned since.
+   * Loads the table row's hot copy with `model`'s clamped speeds (and smart_adaptive's θ when
+   * `adaptive`); `modelId` is the table's id for `model`.
    */
-  hot(model: string, adaptive: boolean): this {
-    if (model === this.hotModel && (!adaptive || !Number.isNaN(this.a0))) return this;
+  loadHot(model: string, modelId: number, adaptive: boolean): void {
+    const t = this.table;
+    const ix = this.ix;
     const fresh = this.statsFor(model);
     const s = fresh.current();
-    this.overheadMs = s.overheadMs;
-    this.prefillMsPerToken = s.prefillMsPerToken;
-    this.decodeMsPerToken = s.decodeMsPerToken;
-    this.decodeSlopeMs = s.decodeSlopeMs;
+    t.overheadMs[ix] = s.overheadMs;
+    t.prefillMsPerToken[ix] = s.prefillMsPerToken;
+    t.decodeMsPerToken[ix] = s.decodeMsPerToken;
+    t.decodeSlopeMs[ix] = s.decodeSlopeMs;
     if (adaptive) {
       fresh.adaptive ??= createAdaptiveModel(fresh);
       const theta = fresh.adaptive.theta;
-      this.a0 = theta[0] as number;
-      this.a1 = theta[1] as number;
-      this.a2 = theta[2] as number;
-      this.a3 = theta[3] as number;
-    } else this.a0 = Number.NaN;
-    this.hotModel = model;
-    return this;
+      t.a0[ix] = theta[0] as number;
+      t.a1[ix] = theta[1] as number;
+      t.a2[ix] = theta[2] as number;
+      t.a3[ix] = theta[3] as number;
+    } else t.a0[ix] = Number.NaN;
+    t.hotModel[ix] = modelId;
   }
 
   /** Marks the hot copy stale: learning changed the speeds (the only writer is FleetState.outcome). */
   invalidateHot(): void {
-    this.hotModel = "";
+    this.table.hotModel[this.ix] = -1;
   }
 
   /**
@@ -210,7 +250,7 @@ export class NodeRecord implements PrefixHolder, Speeds {
     this.models.clear();
     this.lastModel = "";
     this.lastStats = undefined;
-    this.hotModel = "";
+    this.invalidateHot();
   }
 }
 

@@ -87,26 +87,38 @@ export class PrefixIndex<H extends PrefixHolder> {
   /**
    * Marks on every holder how many leading blocks of `keys` it holds (valid for this epoch);
    * returns the longest match. Few holders: walk the levels narrowing the set (holders × depth
-   * Set probes). Many holders — a system prompt the whole fleet has seen — binary-search each
-   * holder's own blocks instead (holders × log₂ depth).
+   * Set probes). Many holders — a system prompt the whole fleet has seen — mark them all with
+   * the depth every one of them has, then walk only the deeper levels' holder sets, which are
+   * small: a holder moves one level down when it is in the next level's set and was at the level
+   * above (so a run of blocks must be leading to count, as in the walk).
    */
   match(keys: Int32Array): number {
     this.epoch = (this.epoch + 1) | 0;
+    const epoch = this.epoch;
     const first = keys.length > 0 ? this.holders.get(keys[0] as number) : undefined;
     if (first === undefined) return 0;
     if (first.size > PrefixIndex.WALK_LIMIT) {
-      // Holder counts only shrink with depth (the invariant), so two global binary searches
-      // bound every holder's depth: all of them hold the levels whose count still equals the
-      // first block's, and nobody holds beyond the deepest non-empty level.
+      // Holder counts only shrink with depth (the invariant), so a binary search finds the
+      // levels every holder of the first block has.
       const all = first.size;
       const floor = this.lastLevel(keys, (size) => size === all);
-      const ceiling = this.lastLevel(keys, (size) => size > 0);
-      let deepest = 0;
       for (const h of first) {
-        const depth = floor === ceiling ? floor : this.depthOf(h, keys, floor, ceiling);
-        h.matched = depth;
-        h.matchEpoch = this.epoch;
-        if (depth > deepest) deepest = depth;
+        h.matched = floor;
+        h.matchEpoch = epoch;
+      }
+      let deepest = floor;
+      for (let level = floor + 1; level <= keys.length; level++) {
+        const set = this.holders.get(keys[level - 1] as number);
+        if (set === undefined) break;
+        let moved = false;
+        for (const h of set) {
+          if (h.matchEpoch === epoch && h.matched === level - 1) {
+            h.matched = level;
+            moved = true;
+          }
+        }
+        if (!moved) break;
+        deepest = level;
       }
       return deepest;
     }
