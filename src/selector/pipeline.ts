@@ -217,9 +217,11 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
     for (let k = 0; k < scorers.length; k++) {
       const { scorer, weight } = scorers[k] as WeightedScorer;
       const t0 = observe ? performance.now() : 0;
-      scorer.score(request, nodes, n, part, at);
+      // The first scorer writes straight into the total, clamped in place: one array less to
+      // stream through per decision.
+      scorer.score(request, nodes, n, k === 0 ? total : part, at);
       // Clamp to 0..1 here, once, so no plugin can dominate a sum by misbehaving; NaN → 0.
-      if (k === 0) clampInto(total, part, weight, n);
+      if (k === 0) clampInto(total, total, weight, n);
       else addClamped(total, part, weight, n);
       if (observe) observe("score", scorer.name, (performance.now() - t0) / 1000);
     }

@@ -18,6 +18,10 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
   const ttftWeight = Math.max(0, numParam(params, "ttftWeight", 1));
   const affinity = boolParam(params, "affinity", true);
   const figures = new RequestFigures();
+  figures.ttftWeight = ttftWeight;
+  figures.fromIndex = true;
+  // A hit on a node whose KV cache is under pressure counts half: its blocks may be gone by then.
+  figures.kvDiscount = 0.5;
   const batch = new PredictionBatch();
   return {
     name: "predicted-latency",
@@ -34,33 +38,18 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
       ) {
         epoch = index.currentEpoch;
       }
-      const prompt = Math.max(0, finiteOr(request.promptTokens, 0));
-      figures.promptTokens = prompt;
+      figures.promptTokens = Math.max(0, finiteOr(request.promptTokens, 0));
       figures.expectedOutput = fleet.expectedOutput(request);
       figures.now = env.now();
-      const perBlock = fleet.blockTokens(request);
+      figures.matchEpoch = epoch;
+      figures.blockTokens = fleet.blockTokens(request); // FleetState.cachedTokens, once per call
       const model = request.model;
-      const modelId = table.modelId(model);
       const rows = fleet.rowsOf(nodes, n, slots);
-      fleet.hotRows(rows, n, modelId, model, false);
-      const cachedTokens = batch.cachedTokens;
+      fleet.hotRows(rows, n, table.modelId(model), model, false);
+      const best = predictRows(table, nodes, n, rows, figures, batch);
+      const objective = batch.objective;
       for (let i = 0; i < n; i++) {
-        const ix = rows[i] as number;
-        // FleetState.cachedTokens, with the block size worked out once per call.
-        cachedTokens[i] =
-          table.matchEpoch[ix] === epoch ? Math.min(prompt, (table.matched[ix] as number) * perBlock) : 0;
-      }
-      // A hit on a node whose KV cache is under pressure counts half (predictRows applies it).
-      predictRows(table, nodes, n, rows, figures, batch, 0.5);
-      const { ttftMs, totalMs } = batch;
-      let best = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < n; i++) {
-        const objective = (totalMs[i] as number) + ttftWeight * (ttftMs[i] as number);
-        out[i] = objective;
-        if (objective < best) best = objective;
-      }
-      for (let i = 0; i < n; i++) {
-        const v = out[i] as number;
+        const v = objective[i] as number;
         out[i] = v > 0 ? best / v : 1;
       }
     },

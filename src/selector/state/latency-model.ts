@@ -22,21 +22,41 @@ export const PREFILL_CHUNK_TOKENS = 2048;
 /** A prediction no candidate can lose to; used when the inputs are garbage. */
 export const WORST_MS = 1e12;
 
-/** The request's side of a prediction, set once per decision. */
+/** The request's side of a prediction and how to score it, set once per decision. */
 export class RequestFigures {
   // NaN-initialised so V8 gives every field a double representation from the start.
   promptTokens = Number.NaN;
   expectedOutput = Number.NaN;
   /** The strategy's clock (ms). */
   now = Number.NaN;
+  /** objective = completion + ttftWeight × TTFT. */
+  ttftWeight = 1;
+  /**
+   * Where each node's prefix-cached tokens come from: the table's prefix-match scratch
+   * (matched blocks × `blockTokens` when the row's match epoch is `matchEpoch`, else none), or,
+   * when `fromIndex` is false, `batch.cachedTokens` as the caller filled it.
+   */
+  fromIndex = false;
+  matchEpoch = Number.NaN;
+  blockTokens = Number.NaN;
+  /** Cached tokens count this much on a node whose KV cache is above KV_HIGH (they may be evicted). */
+  kvDiscount = 1;
+  /**
+   * Whether to write TTFT, completion and wait per node (batch.ttftMs …), not just the
+   * objective. Scoring needs only the objective, and at 10,000 nodes three more arrays written
+   * per decision are ~240 KB of cache traffic.
+   */
+  keepParts = false;
 }
 
-/** Per-candidate input (prefix-cached tokens) and outputs of `predictRows`; reused from call to call. */
+/** Per-candidate prefix-cached tokens (input, and the figure used) and outputs of `predictRows`. */
 export class PredictionBatch {
   cachedTokens: Float64Array = new Float64Array(0);
   ttftMs: Float64Array = new Float64Array(0);
   totalMs: Float64Array = new Float64Array(0);
   waitMs: Float64Array = new Float64Array(0);
+  /** totalMs + ttftWeight × ttftMs. */
+  objective: Float64Array = new Float64Array(0);
 
   /** Makes room for `n` candidates (contents not preserved). */
   reserve(n: number): void {
@@ -46,6 +66,7 @@ export class PredictionBatch {
     this.ttftMs = new Float64Array(size);
     this.totalMs = new Float64Array(size);
     this.waitMs = new Float64Array(size);
+    this.objective = new Float64Array(size);
   }
 }
 
@@ -81,6 +102,7 @@ export function predictLatency(
   t.decodeMsPerToken[ix] = speeds.decodeMsPerToken;
   t.decodeSlopeMs[ix] = speeds.decodeSlopeMs;
   const r = coldRequest;
+  r.keepParts = true;
   r.promptTokens = promptTokens;
   r.expectedOutput = expectedOutput;
   r.now = now;
@@ -88,7 +110,7 @@ export function predictLatency(
   b.reserve(1);
   b.cachedTokens[0] = cachedTokens;
   coldNodes[0] = node;
-  predictRows(t, coldNodes, 1, coldRows, r, b, 1);
+  predictRows(t, coldNodes, 1, coldRows, r, b);
   coldNodes[0] = undefined as unknown as NodeSnapshot; // hold no snapshot
   out.ttftMs = b.ttftMs[0] as number;
   out.totalMs = b.totalMs[0] as number;
@@ -98,7 +120,7 @@ export function predictLatency(
 
 /**
  * Predicts one request's TTFT and completion time on each of the first `n` nodes (the gpu_aware
- * model, README.md):
+ * model, README.md), and returns the least objective (+Infinity when n is 0):
  *
  *   wait   = own prefill backlog (virtual queue of what we dispatched)
  *          + engine admission wait (waiting requests × mean remaining decode time / running,
@@ -110,12 +132,9 @@ export function predictLatency(
  * Node i's accounting and speeds come from row `rows[i]` of `table` (its hot copy: load it
  * with FleetState.hotRows first). The engine's figures are used only when present and healthy;
  * otherwise our own accounting (jobs we dispatched, their expected tokens) stands in for them.
- * `batch.cachedTokens[i]` is multiplied by `kvDiscount` (and written back) when the node's KV
- * cache is above KV_HIGH: cached blocks may be evicted before the request arrives. It is done
- * here because this loop reads the KV figure anyway; a second pass would read every engine again.
  *
- * A batch rather than one call per node: the model is too big for V8 to inline, and calling it
- * per candidate cost ~25 ns each, about what the arithmetic itself costs.
+ * One loop for the whole list, reading each node once: the model is too big for V8 to inline,
+ * and calling it per candidate cost ~25 ns each, about what the arithmetic itself costs.
  */
 export function predictRows(
   table: RecordTable,
@@ -124,34 +143,42 @@ export function predictRows(
   rows: Int32Array,
   request: RequestFigures,
   batch: PredictionBatch,
-  kvDiscount: number,
-): void {
-  const { cachedTokens, ttftMs, totalMs, waitMs } = batch;
+): number {
+  const { cachedTokens, ttftMs, totalMs, waitMs, objective } = batch;
   const { jobs, outputSum, prefillFreeAt, overheadMs, prefillMsPerToken, decodeMsPerToken, decodeSlopeMs } =
     table;
+  const { matched, matchEpoch } = table;
   const prompt = request.promptTokens;
   const expectedOutput = request.expectedOutput;
   const now = request.now;
+  const ttftWeight = request.ttftWeight;
+  const fromIndex = request.fromIndex;
+  const epoch = request.matchEpoch; // NaN equals no row's epoch: no hits
+  const blockTokens = request.blockTokens;
+  const kvDiscount = request.kvDiscount;
+  const keepParts = request.keepParts;
   const outputSteps = Math.max(0, expectedOutput - 1);
+  let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const node = nodes[i] as NodeSnapshot;
     const ix = rows[i] as number;
     const ownJobs = jobs[ix] as number;
     const decode = decodeMsPerToken[ix] as number;
     const slope = decodeSlopeMs[ix] as number;
+    let cached = !fromIndex
+      ? (cachedTokens[i] as number)
+      : matchEpoch[ix] === epoch
+        ? Math.min(prompt, (matched[ix] as number) * blockTokens)
+        : 0;
     let batchSize = Math.max(finiteOr(node.inFlight, 0), ownJobs);
     let admitMs = 0;
-    let cached = cachedTokens[i] as number;
     const engine = node.engine;
     if (engine !== undefined && engine.healthy === true) {
       const running = Math.max(0, finiteOr(engine.runningRequests, 0));
       const waiting = Math.max(0, finiteOr(engine.waitingRequests, 0));
       if (running + waiting > batchSize) batchSize = running + waiting;
       const kv = finiteOr(engine.kvCacheUsage, 0);
-      if (cached > 0 && kv > KV_HIGH) {
-        cached *= kvDiscount;
-        cachedTokens[i] = cached;
-      }
+      if (cached > 0 && kv > KV_HIGH) cached *= kvDiscount;
       if (waiting > 0 || kv > KV_HIGH) {
         // Admission waits for running jobs to finish; one has on average half its output to go.
         const meanOut = ownJobs > 0 ? (outputSum[ix] as number) / ownJobs : expectedOutput;
@@ -161,6 +188,7 @@ export function predictRows(
         admitMs = ((waiting + pressure) * remainMs) / slots;
       }
     }
+    cachedTokens[i] = cached;
     const freeAt = prefillFreeAt[ix] as number;
     const queueMs = freeAt > now ? freeAt - now : 0;
     const uncached = Math.max(0, prompt - cached);
@@ -170,15 +198,24 @@ export function predictRows(
     // TTFT grows with its batch even when its prefill queue is empty; ignoring this overloads
     // fast GPUs.
     const prefillSteps = batchSize > 0 ? Math.max(1, Math.ceil(uncached / PREFILL_CHUNK_TOKENS)) : 0;
-    const ttft =
+    const ttftRaw =
       (overheadMs[ix] as number) +
       wait +
       uncached * (prefillMsPerToken[ix] as number) +
       prefillSteps * perToken;
-    const total = ttft + outputSteps * perToken;
-    const ok = Number.isFinite(total) && total >= 0 && Number.isFinite(ttft);
-    ttftMs[i] = ok ? ttft : WORST_MS;
-    totalMs[i] = ok ? total : WORST_MS;
-    waitMs[i] = ok ? wait : 0;
+    const totalRaw = ttftRaw + outputSteps * perToken;
+    // Finite and ≥ 0; ttft is then finite too, as total = ttft + a product of non-negatives.
+    const ok = totalRaw >= 0 && totalRaw < Number.POSITIVE_INFINITY;
+    const ttft = ok ? ttftRaw : WORST_MS;
+    const total = ok ? totalRaw : WORST_MS;
+    if (keepParts) {
+      ttftMs[i] = ttft;
+      totalMs[i] = total;
+      waitMs[i] = ok ? wait : 0;
+    }
+    const o = total + ttftWeight * ttft;
+    objective[i] = o;
+    if (o < best) best = o;
   }
+  return best;
 }

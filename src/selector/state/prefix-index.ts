@@ -44,12 +44,24 @@ export interface PrefixHolder {
   matchEpoch: number;
 }
 
+/**
+ * The holders of one block: the holder itself while it is the only one (most blocks past a
+ * shared system prompt belong to one conversation on one node), a Set once there are more.
+ * A Set per block cost an allocation for nearly every block of every dispatch, and the garbage
+ * collector's threads then compete with decisions for the CPU.
+ */
+type Holders<H> = H | Set<H>;
+
+function holderCount<H>(entry: Holders<H> | undefined): number {
+  return entry === undefined ? 0 : entry instanceof Set ? entry.size : 1;
+}
+
 /** Block-hash index over many holders (see file comment). */
 export class PrefixIndex<H extends PrefixHolder> {
-  private readonly holders = new Map<number, Set<H>>();
+  private readonly holders = new Map<number, Holders<H>>();
   private alive: H[] = [];
   private epoch = 0;
-  /** Above this many holders of the first block, binary-search each one instead of walking levels. */
+  /** Above this many holders of the first block, mark them all and walk deeper levels' sets. */
   private static readonly WALK_LIMIT = 32;
 
   /** `capacity`: blocks remembered per node. */
@@ -70,12 +82,10 @@ export class PrefixIndex<H extends PrefixHolder> {
         continue;
       }
       holder.blocks.set(h, true);
-      let set = this.holders.get(h);
-      if (set === undefined) {
-        set = new Set();
-        this.holders.set(h, set);
-      }
-      set.add(holder);
+      const entry = this.holders.get(h);
+      if (entry === undefined) this.holders.set(h, holder);
+      else if (entry instanceof Set) entry.add(holder);
+      else if (entry !== holder) this.holders.set(h, new Set([entry, holder]));
     }
     while (holder.blocks.size > this.capacity) {
       const oldest = holder.blocks.keys().next().value as number;
@@ -97,26 +107,23 @@ export class PrefixIndex<H extends PrefixHolder> {
     const epoch = this.epoch;
     const first = keys.length > 0 ? this.holders.get(keys[0] as number) : undefined;
     if (first === undefined) return 0;
-    if (first.size > PrefixIndex.WALK_LIMIT) {
+    if (first instanceof Set && first.size > PrefixIndex.WALK_LIMIT) {
       // Holder counts only shrink with depth (the invariant), so a binary search finds the
       // levels every holder of the first block has.
       const all = first.size;
-      const floor = this.lastLevel(keys, (size) => size === all);
+      const floor = this.lastLevel(keys, all);
       for (const h of first) {
         h.matched = floor;
         h.matchEpoch = epoch;
       }
       let deepest = floor;
       for (let level = floor + 1; level <= keys.length; level++) {
-        const set = this.holders.get(keys[level - 1] as number);
-        if (set === undefined) break;
+        const entry = this.holders.get(keys[level - 1] as number);
+        if (entry === undefined) break;
         let moved = false;
-        for (const h of set) {
-          if (h.matchEpoch === epoch && h.matched === level - 1) {
-            h.matched = level;
-            moved = true;
-          }
-        }
+        if (entry instanceof Set) {
+          for (const h of entry) moved = deeper(h, level, epoch) || moved;
+        } else moved = deeper(entry, level, epoch);
         if (!moved) break;
         deepest = level;
       }
@@ -124,19 +131,21 @@ export class PrefixIndex<H extends PrefixHolder> {
     }
     const alive = this.alive;
     let k = 0;
-    for (const h of first) {
+    if (first instanceof Set) for (const h of first) alive[k++] = h;
+    else alive[k++] = first;
+    for (let j = 0; j < k; j++) {
+      const h = alive[j] as H;
       h.matched = 1;
-      h.matchEpoch = this.epoch;
-      alive[k++] = h;
+      h.matchEpoch = epoch;
     }
     let depth = 1;
     for (let i = 1; i < keys.length && k > 0; i++) {
-      const set = this.holders.get(keys[i] as number);
-      if (set === undefined) break;
+      const entry = this.holders.get(keys[i] as number);
+      if (entry === undefined) break;
       let m = 0;
       for (let j = 0; j < k; j++) {
         const h = alive[j] as H;
-        if (set.has(h)) {
+        if (entry === h || (entry instanceof Set && entry.has(h))) {
           h.matched = i + 1;
           alive[m++] = h;
         }
@@ -177,13 +186,13 @@ export class PrefixIndex<H extends PrefixHolder> {
     return lo;
   }
 
-  /** Number of leading levels whose holder count satisfies `ok` (a monotone predicate), ≥ 1. */
-  private lastLevel(keys: Int32Array, ok: (size: number) => boolean): number {
+  /** Number of leading levels held by exactly `count` holders (counts only shrink with depth), ≥ 1. */
+  private lastLevel(keys: Int32Array, count: number): number {
     let lo = 1;
     let hi = keys.length;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (ok(this.holders.get(keys[mid - 1] as number)?.size ?? 0)) lo = mid;
+      if (holderCount(this.holders.get(keys[mid - 1] as number)) === count) lo = mid;
       else hi = mid - 1;
     }
     return lo;
@@ -202,9 +211,21 @@ export class PrefixIndex<H extends PrefixHolder> {
   }
 
   private unlink(hash: number, holder: H): void {
-    const set = this.holders.get(hash);
-    if (set === undefined) return;
-    set.delete(holder);
-    if (set.size === 0) this.holders.delete(hash);
+    const entry = this.holders.get(hash);
+    if (entry === undefined) return;
+    if (!(entry instanceof Set)) {
+      if (entry === holder) this.holders.delete(hash);
+      return;
+    }
+    entry.delete(holder);
+    if (entry.size === 1) this.holders.set(hash, entry.values().next().value as H);
+    else if (entry.size === 0) this.holders.delete(hash);
   }
+}
+
+/** Moves `h` to `level` if it holds the level above in this epoch's match; says whether it did. */
+function deeper<H extends PrefixHolder>(h: H, level: number, epoch: number): boolean {
+  if (h.matchEpoch !== epoch || h.matched !== level - 1) return false;
+  h.matched = level;
+  return true;
 }
