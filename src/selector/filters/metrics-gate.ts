@@ -1,5 +1,5 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { activeRequests } from "../node-figures.js";
+import { activeRequests, finiteOr } from "../node-figures.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv, PluginParams } from "../plugin-kit.js";
 import { numParam } from "../plugin-kit.js";
@@ -24,6 +24,10 @@ export function createMetricsGateFilter(params: PluginParams | undefined, env: P
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
+        // Our own in-flight count bounds the active count from below and sits in the snapshot
+        // itself: checking it first spares most busy nodes the reads of GPU, VRAM and engine
+        // figures, each its own cache miss at 10,000 nodes. The verdict does not depend on order.
+        if (finiteOr(node.inFlight, 0) > activeMax) continue;
         if (metricsLevel(node) !== level) continue;
         const gpu = node.gpuUsagePercent;
         const vram = node.vramUsagePercent;
