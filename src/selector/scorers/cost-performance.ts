@@ -42,12 +42,9 @@ export function createCostPerformanceScorer(_params: unknown, env: PluginEnv): S
       const fleet = env.fleet;
       const facts = fleet.facts;
       const table = fleet.table;
-      const model = request.model;
-      const modelId = table.modelId(model);
       // One pass reads the nodes: throughput into out[], and the mean known price on the way
       // (meanKnownCost, fused); the second pass divides by the price.
-      const rows = fleet.rowsOf(nodes, n, slots);
-      fleet.hotRows(rows, n, modelId, model, false);
+      const rows = fleet.rowsOf(nodes, n, slots, request.model);
       let sum = 0;
       let count = 0;
       for (let i = 0; i < n; i++) {

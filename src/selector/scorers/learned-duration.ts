@@ -17,11 +17,8 @@ export function createLearnedDurationScorer(_params: unknown, env: PluginEnv): S
       const t = fleet.table;
       const out100 = fleet.expectedOutput(request) / 100;
       const prompt1k = (Math.max(0, request.promptTokens) || 0) / 1000;
-      const model = request.model;
-      const modelId = t.modelId(model);
       // θ lives in the record's table row (its hot copy): a few dense arrays, not four objects.
-      const rows = fleet.rowsOf(nodes, n, slots);
-      fleet.hotRows(rows, n, modelId, model, true);
+      const rows = fleet.rowsOf(nodes, n, slots, request.model, true);
       let best = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;

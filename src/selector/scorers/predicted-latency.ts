@@ -43,9 +43,7 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
       figures.now = env.now();
       figures.matchEpoch = epoch;
       figures.blockTokens = fleet.blockTokens(request); // FleetState.cachedTokens, once per call
-      const model = request.model;
-      const rows = fleet.rowsOf(nodes, n, slots);
-      fleet.hotRows(rows, n, table.modelId(model), model, false);
+      const rows = fleet.rowsOf(nodes, n, slots, request.model);
       const best = predictRows(table, nodes, n, rows, figures, batch);
       const objective = batch.objective;
       for (let i = 0; i < n; i++) {

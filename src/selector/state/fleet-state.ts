@@ -97,47 +97,52 @@ export class FleetState implements Lifecycle {
 
   /**
    * The table rows of the records of the first `n` nodes (`slots[i]` being nodes[i]'s candidate
-   * position): `indexAt` over a whole list in one tight loop. The array is reused by the next call.
+   * position): `indexAt` over a whole list in one tight loop. With a `model`, each row's hot copy
+   * is made to hold that model's speeds (and θ when `adaptive`) on the way; a row that already
+   * does — every row until an outcome teaches its node something — costs one comparison.
+   * The array is reused by the next call.
    */
-  rowsOf(nodes: readonly NodeSnapshot[], n: number, slots: Int32Array): Int32Array {
+  rowsOf(
+    nodes: readonly NodeSnapshot[],
+    n: number,
+    slots: Int32Array,
+    model?: string,
+    adaptive = false,
+  ): Int32Array {
     if (this.rows.length < n) this.rows = new Int32Array(Math.max(n, this.rows.length * 2));
     const rows = this.rows;
+    const table = this.table;
+    const modelId = model === undefined ? -1 : table.modelId(model);
     // Locals, so the loop keeps them in registers; a bind may replace the arrays, so reload then.
     let ids = this.slotIds;
     let gpus = this.slotGpus;
     let rowAt = this.slotIx;
-    let jobs = this.table.jobs;
+    let jobs = table.jobs;
+    let hotModel = table.hotModel;
+    let a0 = table.a0;
     for (let i = 0; i < n; i++) {
       const node = nodes[i] as NodeSnapshot;
       const slot = slots[i] as number;
-      if (ids[slot] !== node.id || gpus[slot] !== node.gpus) {
-        rows[i] = this.bind(slot, node);
+      let ix: number;
+      if (ids[slot] === node.id && gpus[slot] === node.gpus) {
+        ix = rowAt[slot] as number;
+        const inFlight = node.inFlight;
+        if ((jobs[ix] as number) > inFlight) this.checkJobs(ix, inFlight);
+      } else {
+        ix = this.bind(slot, node);
         ids = this.slotIds;
         gpus = this.slotGpus;
         rowAt = this.slotIx;
-        jobs = this.table.jobs;
-        continue;
+        jobs = table.jobs;
+        hotModel = table.hotModel;
+        a0 = table.a0;
       }
-      const ix = rowAt[slot] as number;
       rows[i] = ix;
-      const inFlight = node.inFlight;
-      if ((jobs[ix] as number) > inFlight) this.checkJobs(ix, inFlight);
+      if (modelId >= 0 && (hotModel[ix] !== modelId || (adaptive && Number.isNaN(a0[ix] as number)))) {
+        (this.byIx[ix] as NodeRecord).loadHot(model as string, modelId, adaptive);
+      }
     }
     return rows;
-  }
-
-  /**
-   * Makes the hot copy of each of the first `n` rows hold `model`'s speeds (and θ when
-   * `adaptive`); `modelId` is `table.modelId(model)`. Nothing to do for a row that already does,
-   * which is every row until an outcome teaches its node something.
-   */
-  hotRows(rows: Int32Array, n: number, modelId: number, model: string, adaptive: boolean): void {
-    const t = this.table;
-    for (let i = 0; i < n; i++) {
-      const ix = rows[i] as number;
-      if (t.hotModel[ix] === modelId && (!adaptive || !Number.isNaN(t.a0[ix] as number))) continue;
-      (this.byIx[ix] as NodeRecord).loadHot(model, modelId, adaptive);
-    }
   }
 
   /**

@@ -130,7 +130,7 @@ export function predictLatency(
  *   total  = ttft + (expected output − 1) × (decode ms/token + slope × sequences in the batch)
  *
  * Node i's accounting and speeds come from row `rows[i]` of `table` (its hot copy: load it
- * with FleetState.hotRows first). The engine's figures are used only when present and healthy;
+ * with FleetState.rowsOf first). The engine's figures are used only when present and healthy;
  * otherwise our own accounting (jobs we dispatched, their expected tokens) stands in for them.
  *
  * One loop for the whole list, reading each node once: the model is too big for V8 to inline,

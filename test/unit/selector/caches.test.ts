@@ -119,11 +119,8 @@ describe("FleetState position binding", () => {
     const fleet = new FleetState(options);
     const node = makeNode("n", { gpu: "rtx4090" });
     const slots = Int32Array.of(0);
-    const model = "llama-3.1-8b";
-    const id = fleet.table.modelId(model);
     const decodeOf = (snapshot: NodeSnapshot) => {
-      const rows = fleet.rowsOf([snapshot], 1, slots);
-      fleet.hotRows(rows, 1, id, model, false);
+      const rows = fleet.rowsOf([snapshot], 1, slots, "llama-3.1-8b");
       return fleet.table.decodeMsPerToken[rows[0] as number] as number;
     };
     const prior4090 = decodeOf(node);
