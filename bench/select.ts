@@ -1,11 +1,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import type { GpuFacts, NodeLabels, NodeSnapshot } from "../src/nodes/types.js";
 import { createStrategy, STRATEGY_NAMES } from "../src/selector/registry.js";
 import { createSeededRng, type Rng } from "../src/selector/rng.js";
 import type { SelectionRequest } from "../src/selector/types.js";
+import { PACKAGE_ROOT } from "../src/util/paths.js";
 
 // Decision latency of every strategy at 100 / 1,000 / 10,000 candidates: p50/p99 of one
 // `select` call, the job flow (onDispatch / onOutcome) running between calls but not timed.
@@ -276,7 +277,8 @@ export async function runSelectBench(opts: SelectBenchOptions = {}): Promise<obj
   const iterations = opts.iterations ?? 2_000;
   const rounds = Math.max(1, opts.rounds ?? 3);
   const names = opts.strategies ?? [...STRATEGY_NAMES];
-  const out = opts.out ?? fileURLToPath(new URL("./results/select.json", import.meta.url));
+  // From the package root, not this module's URL: bundled, this code runs from dist/chunks/.
+  const out = opts.out ?? path.join(PACKAGE_ROOT, "bench", "results", "select.json");
   const cpuOverheadUs = measureCpuOverhead();
   const calibrationNs = calibrate();
   const loadBefore = os.loadavg();
