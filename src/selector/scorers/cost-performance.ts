@@ -44,13 +44,16 @@ export function createCostPerformanceScorer(_params: unknown, env: PluginEnv): S
       const table = fleet.table;
       // One pass reads the nodes: throughput into out[], and the mean known price on the way
       // (meanKnownCost, fused); the second pass divides by the price.
-      const rows = fleet.rowsOf(nodes, n, slots, request.model);
+      const model = request.model;
+      const modelId = table.modelId(model);
       let sum = 0;
       let count = 0;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
         const slot = slots[i] as number;
-        const decodeMs = table.decodeMsPerToken[rows[i] as number] as number;
+        const ix = fleet.indexAt(slot, node);
+        fleet.hotAt(ix, modelId, model, false);
+        const decodeMs = table.decodeMsPerToken[ix] as number;
         out[i] = 1000 / (decodeMs * (1 + slotLoad(node)));
         const c = facts.costAt(slot, node);
         if (!Number.isNaN(c)) {

@@ -17,12 +17,14 @@ export function createLearnedDurationScorer(_params: unknown, env: PluginEnv): S
       const t = fleet.table;
       const out100 = fleet.expectedOutput(request) / 100;
       const prompt1k = (Math.max(0, request.promptTokens) || 0) / 1000;
-      // θ lives in the record's table row (its hot copy): a few dense arrays, not four objects.
-      const rows = fleet.rowsOf(nodes, n, slots, request.model, true);
+      const model = request.model;
+      const modelId = t.modelId(model);
       let best = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const ix = rows[i] as number;
+        // θ lives in the record's table row (its hot copy): a few dense arrays, not four objects.
+        const ix = fleet.indexAt(slots[i] as number, node);
+        fleet.hotAt(ix, modelId, model, true);
         const batch = Math.max(activeRequests(node), t.jobs[ix] as number) + 1;
         const predicted =
           (t.a0[ix] as number) +

@@ -43,8 +43,9 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
       figures.now = env.now();
       figures.matchEpoch = epoch;
       figures.blockTokens = fleet.blockTokens(request); // FleetState.cachedTokens, once per call
-      const rows = fleet.rowsOf(nodes, n, slots, request.model);
-      const best = predictRows(table, nodes, n, rows, figures, batch);
+      figures.model = request.model;
+      figures.modelId = table.modelId(request.model);
+      const best = predictRows(table, fleet, nodes, n, slots, figures, batch);
       const objective = batch.objective;
       for (let i = 0; i < n; i++) {
         const v = objective[i] as number;

@@ -67,7 +67,6 @@ export class FleetState implements Lifecycle {
   private slotIds: (string | undefined)[] = [];
   private slotGpus: (readonly GpuFacts[] | undefined)[] = [];
   private slotIx: Int32Array = new Int32Array(64);
-  private rows: Int32Array = new Int32Array(64);
 
   /** Builds the state with the given options. */
   constructor(readonly options: FleetOptions) {
@@ -96,53 +95,19 @@ export class FleetState implements Lifecycle {
   }
 
   /**
-   * The table rows of the records of the first `n` nodes (`slots[i]` being nodes[i]'s candidate
-   * position): `indexAt` over a whole list in one tight loop. With a `model`, each row's hot copy
-   * is made to hold that model's speeds (and θ when `adaptive`) on the way; a row that already
-   * does — every row until an outcome teaches its node something — costs one comparison.
-   * The array is reused by the next call.
+   * Makes row `ix`'s hot copy hold `model`'s speeds (and θ when `adaptive`); `modelId` is
+   * `table.modelId(model)`. One comparison for a row that already does, which is every row until
+   * an outcome teaches its node something.
    */
-  rowsOf(
-    nodes: readonly NodeSnapshot[],
-    n: number,
-    slots: Int32Array,
-    model?: string,
-    adaptive = false,
-  ): Int32Array {
-    if (this.rows.length < n) this.rows = new Int32Array(Math.max(n, this.rows.length * 2));
-    const rows = this.rows;
-    const table = this.table;
-    const modelId = model === undefined ? -1 : table.modelId(model);
-    // Locals, so the loop keeps them in registers; a bind may replace the arrays, so reload then.
-    let ids = this.slotIds;
-    let gpus = this.slotGpus;
-    let rowAt = this.slotIx;
-    let jobs = table.jobs;
-    let hotModel = table.hotModel;
-    let a0 = table.a0;
-    for (let i = 0; i < n; i++) {
-      const node = nodes[i] as NodeSnapshot;
-      const slot = slots[i] as number;
-      let ix: number;
-      if (ids[slot] === node.id && gpus[slot] === node.gpus) {
-        ix = rowAt[slot] as number;
-        const inFlight = node.inFlight;
-        if ((jobs[ix] as number) > inFlight) this.checkJobs(ix, inFlight);
-      } else {
-        ix = this.bind(slot, node);
-        ids = this.slotIds;
-        gpus = this.slotGpus;
-        rowAt = this.slotIx;
-        jobs = table.jobs;
-        hotModel = table.hotModel;
-        a0 = table.a0;
-      }
-      rows[i] = ix;
-      if (modelId >= 0 && (hotModel[ix] !== modelId || (adaptive && Number.isNaN(a0[ix] as number)))) {
-        (this.byIx[ix] as NodeRecord).loadHot(model as string, modelId, adaptive);
-      }
+  hotAt(ix: number, modelId: number, model: string, adaptive: boolean): void {
+    const t = this.table;
+    if (t.hotModel[ix] !== modelId || (adaptive && Number.isNaN(t.a0[ix] as number))) {
+      this.loadHot(ix, model, modelId, adaptive);
     }
-    return rows;
+  }
+
+  private loadHot(ix: number, model: string, modelId: number, adaptive: boolean): void {
+    (this.byIx[ix] as NodeRecord).loadHot(model, modelId, adaptive);
   }
 
   /**

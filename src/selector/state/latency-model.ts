@@ -1,5 +1,6 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
 import { finiteOr } from "../node-figures.js";
+import type { FleetState } from "./fleet-state.js";
 import type { NodeRecord, Speeds } from "./node-record.js";
 import { RecordTable } from "./record-table.js";
 
@@ -41,6 +42,9 @@ export class RequestFigures {
   blockTokens = Number.NaN;
   /** Cached tokens count this much on a node whose KV cache is above KV_HIGH (they may be evicted). */
   kvDiscount = 1;
+  /** The request's model and its RecordTable id, for loading hot copies (see predictRows). */
+  model = "";
+  modelId = -1;
   /**
    * Whether to write TTFT, completion and wait per node (batch.ttftMs …), not just the
    * objective. Scoring needs only the objective, and at 10,000 nodes three more arrays written
@@ -110,7 +114,7 @@ export function predictLatency(
   b.reserve(1);
   b.cachedTokens[0] = cachedTokens;
   coldNodes[0] = node;
-  predictRows(t, coldNodes, 1, coldRows, r, b);
+  predictRows(t, undefined, coldNodes, 1, coldRows, r, b);
   coldNodes[0] = undefined as unknown as NodeSnapshot; // hold no snapshot
   out.ttftMs = b.ttftMs[0] as number;
   out.totalMs = b.totalMs[0] as number;
@@ -129,21 +133,27 @@ export function predictLatency(
  *            + prefill steps × decode step time of the running batch (chunked prefill)
  *   total  = ttft + (expected output − 1) × (decode ms/token + slope × sequences in the batch)
  *
- * Node i's accounting and speeds come from row `rows[i]` of `table` (its hot copy: load it
- * with FleetState.rowsOf first). The engine's figures are used only when present and healthy;
- * otherwise our own accounting (jobs we dispatched, their expected tokens) stands in for them.
+ * Node i's accounting and speeds come from its record's row of `table`: row `at[i]`, or, with a
+ * `fleet`, the row of the record at candidate position `at[i]` (FleetState.indexAt), its hot
+ * copy made current for `request.model` on the way. The engine's figures are used only when
+ * present and healthy; otherwise our own accounting (jobs we dispatched, their expected tokens)
+ * stands in for them.
  *
  * One loop for the whole list, reading each node once: the model is too big for V8 to inline,
  * and calling it per candidate cost ~25 ns each, about what the arithmetic itself costs.
  */
 export function predictRows(
   table: RecordTable,
+  fleet: FleetState | undefined,
   nodes: readonly NodeSnapshot[],
   n: number,
-  rows: Int32Array,
+  at: Int32Array,
   request: RequestFigures,
   batch: PredictionBatch,
 ): number {
+  // At most n records are created below (first sight of new nodes): room for them first, so the
+  // arrays read into locals here stay the table's.
+  if (fleet !== undefined) table.reserve(n);
   const { cachedTokens, ttftMs, totalMs, waitMs, objective } = batch;
   const { jobs, outputSum, prefillFreeAt, overheadMs, prefillMsPerToken, decodeMsPerToken, decodeSlopeMs } =
     table;
@@ -157,11 +167,17 @@ export function predictRows(
   const blockTokens = request.blockTokens;
   const kvDiscount = request.kvDiscount;
   const keepParts = request.keepParts;
+  const model = request.model;
+  const modelId = request.modelId;
   const outputSteps = Math.max(0, expectedOutput - 1);
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const node = nodes[i] as NodeSnapshot;
-    const ix = rows[i] as number;
+    let ix = at[i] as number;
+    if (fleet !== undefined) {
+      ix = fleet.indexAt(ix, node);
+      fleet.hotAt(ix, modelId, model, false);
+    }
     const ownJobs = jobs[ix] as number;
     const decode = decodeMsPerToken[ix] as number;
     const slope = decodeSlopeMs[ix] as number;

@@ -63,6 +63,14 @@ export class RecordTable {
     return ix;
   }
 
+  /**
+   * Makes room for `more` new records, so the arrays stay the same while they are created: for
+   * a loop that holds the arrays while it may create records (a first sight of new nodes).
+   */
+  reserve(more: number): void {
+    if (this.next + more > this.capacity) this.grow(this.next + more);
+  }
+
   /** Gives a removed record's row back for reuse. */
   release(ix: number): void {
     this.hotModel[ix] = -1;

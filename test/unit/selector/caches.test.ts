@@ -106,22 +106,23 @@ describe("FleetState position binding", () => {
     const fleet = new FleetState(options);
     const a = makeNode("a");
     const b = makeNode("b");
-    const slots = Int32Array.of(0);
-    const rowA = fleet.rowsOf([a], 1, slots)[0];
+    const rowA = fleet.indexAt(0, a);
     fleet.dispatch(makeRequest(), "a");
-    const rowB = fleet.rowsOf([b], 1, slots)[0];
+    const rowB = fleet.indexAt(0, b);
     expect(rowB).not.toBe(rowA);
-    expect(fleet.table.jobs[rowB as number]).toBe(0);
-    expect(fleet.rowsOf([a], 1, slots)[0]).toBe(rowA);
+    expect(fleet.table.jobs[rowB]).toBe(0);
+    expect(fleet.table.jobs[rowA]).toBe(1);
+    expect(fleet.indexAt(0, a)).toBe(rowA);
   });
 
   it("new GPUs at the same position reset what was learned (re-registration)", () => {
     const fleet = new FleetState(options);
     const node = makeNode("n", { gpu: "rtx4090" });
-    const slots = Int32Array.of(0);
+    const model = "llama-3.1-8b";
     const decodeOf = (snapshot: NodeSnapshot) => {
-      const rows = fleet.rowsOf([snapshot], 1, slots, "llama-3.1-8b");
-      return fleet.table.decodeMsPerToken[rows[0] as number] as number;
+      const ix = fleet.indexAt(0, snapshot);
+      fleet.hotAt(ix, fleet.table.modelId(model), model, false);
+      return fleet.table.decodeMsPerToken[ix] as number;
     };
     const prior4090 = decodeOf(node);
     for (let i = 0; i < 30; i++) {
