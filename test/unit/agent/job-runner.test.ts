@@ -22,7 +22,7 @@ afterEach(async () => {
 
 /** An engine that streams `parts` (written `gapMs` apart), then ends the body once `endWhen` settles. */
 async function engine(parts: string[], gapMs: number, endWhen: Promise<unknown>): Promise<string> {
-  server = createServer((req, res) => {
+  const srv = createServer((req, res) => {
     req.resume();
     res.writeHead(200, { "content-type": "text/event-stream" });
     let i = 0;
@@ -34,8 +34,9 @@ async function engine(parts: string[], gapMs: number, endWhen: Promise<unknown>)
     };
     next();
   });
-  await new Promise<void>((r) => server?.listen(0, "127.0.0.1", r));
-  return `http://127.0.0.1:${(server?.address() as AddressInfo).port}`;
+  server = srv;
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
 }
 
 async function run(url: string, onDone: () => void = () => {}): Promise<ChunkInit[]> {
