@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { request, Agent as UndiciAgent } from "undici";
 import { startAgentProcess, startSimProcess, stopProcess } from "../src/fleet/launcher.js";
 import { startControlPlaneProcess } from "./lib/control-plane-process.js";
+import { cpuTicks } from "./lib/proc.js";
 import { printTable, writeJson } from "./lib/report.js";
 
 const STREAMS = 100;
@@ -18,14 +19,6 @@ function clockTicks(): number {
   } catch {
     return 100;
   }
-}
-
-/** utime + stime of a process in ticks. The comm field may hold spaces, so fields count from its ")". */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
-  return Number(rest[11]) + Number(rest[12]);
 }
 
 /**

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import * as hdr from "hdr-histogram-js";
@@ -15,6 +14,7 @@ import {
 } from "../src/gen/llmlb/v1/dispatch_pb.js";
 import { startControlPlaneProcess } from "./lib/control-plane-process.js";
 import { median } from "./lib/load.js";
+import { cpuTicks } from "./lib/proc.js";
 import { printTable, writeJson } from "./lib/report.js";
 
 /** One way of making a request: resolves true on success. */
@@ -248,12 +248,10 @@ function dispatchStream(client: grpc.Client, metadata: grpc.Metadata): Promise<b
   });
 }
 
-/** utime + stime of a process in clock ticks (Linux /proc; 0 elsewhere). */
-function cpuTicks(pid: number): number {
+/** CPU ticks of the control plane, 0 where /proc is not there (the column then reads 0). */
+function cpTicks(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(rest[11]) + Number(rest[12]);
+    return cpuTicks(pid);
   } catch {
     return 0;
   }
@@ -324,7 +322,7 @@ async function closedLoop(
   durationMs: number,
   cpPid: number,
 ): Promise<PathResult> {
-  const ticks0 = cpuTicks(cpPid);
+  const ticks0 = cpTicks(cpPid);
   const h = hdr.build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 120_000_000,
@@ -349,7 +347,7 @@ async function closedLoop(
     p99: h.getValueAtPercentile(99) / 1000,
     rps: done / ((performance.now() - start) / 1000),
     errors,
-    cpUsPerCall: (((cpuTicks(cpPid) - ticks0) / TICKS_PER_SECOND) * 1e6) / Math.max(1, done),
+    cpUsPerCall: (((cpTicks(cpPid) - ticks0) / TICKS_PER_SECOND) * 1e6) / Math.max(1, done),
   };
   h.destroy();
   return out;
