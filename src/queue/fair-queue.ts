@@ -126,6 +126,23 @@ export function createFairQueue<T extends QueueItem>(opts: FairQueueOptions): Fa
     }
   };
 
+  /**
+   * One of the user's items was dispatched: charge it, stamp the service, and either re-place the
+   * user (`stillWaiting`, it has more items) or tell the policy it has nothing left waiting.
+   */
+  const served = (item: T, stillWaiting: UserQueue<T> | undefined): void => {
+    const key = policy.dispatched(item.userId, item.cost);
+    stampSeq += 1;
+    rememberService(item.userId, stampSeq);
+    if (stillWaiting === undefined) {
+      policy.idle(item.userId);
+      return;
+    }
+    stillWaiting.key = key;
+    stillWaiting.stamp = stampSeq;
+    reposition(stillWaiting);
+  };
+
   const laneOf = (u: UserQueue<T>, model: string): Lane<T> => {
     let lane = u.lanes.get(model);
     if (lane !== undefined) return lane;
@@ -237,32 +254,14 @@ export function createFairQueue<T extends QueueItem>(opts: FairQueueOptions): Fa
       }
       const e = lane.head as Entry<T>;
       const wentIdle = unlink(e);
-      const key = policy.dispatched(u.userId, e.item.cost);
-      stampSeq += 1;
-      rememberService(u.userId, stampSeq);
-      if (wentIdle) {
-        policy.idle(u.userId);
-      } else {
-        u.key = key;
-        u.stamp = stampSeq;
-        reposition(u);
-      }
+      served(e.item, wentIdle ? undefined : u);
       return e.item;
     },
 
     dispatchedDirectly(item) {
       const waiting = users.get(item.userId);
       if (waiting === undefined) policy.backlogged(item.userId, userHeap.peek()?.key);
-      const key = policy.dispatched(item.userId, item.cost);
-      stampSeq += 1;
-      rememberService(item.userId, stampSeq);
-      if (waiting === undefined) {
-        policy.idle(item.userId);
-      } else {
-        waiting.key = key;
-        waiting.stamp = stampSeq;
-        reposition(waiting);
-      }
+      served(item, waiting);
     },
 
     charge(userId, tokens) {

@@ -17,6 +17,8 @@ interface Account {
   /** Dispatch charges not yet settled by charge(), in tokens (weight applied at settle time). */
   outstandingSum: number;
   outstandingCount: number;
+  /** Counter step of the user's last dispatch: the credit it keeps across a gap (one request's worth). */
+  lastStep: number;
 }
 
 // Sweeping idle accounts every max(this, accounts) operations keeps the sweep amortised O(1).
@@ -30,8 +32,8 @@ const MIN_SWEEP_INTERVAL = 64;
  * serves can wait with a low counter for a long time, and must not let newcomers arrive with credit.
  *
  * A user the policy still remembers (served recently) is lifted to L − C instead, where C is the
- * largest counter step one dispatch has made: it keeps at most one request of credit across the
- * gap between two of its requests, as CFS places a waking task at min_vruntime − latency/2. Without
+ * counter step of its own last dispatch: it keeps at most one request of credit across the gap
+ * between two of its requests, as CFS places a waking task at min_vruntime − latency/2. Without
  * it a client with one request at a time is "idle" for the millisecond between its requests, is
  * lifted level with the heavy users each time, and loses the slot its own job just freed to them.
  * One request is the same bound the paper proves between backlogged users, so the credit cannot
@@ -42,8 +44,6 @@ const MIN_SWEEP_INTERVAL = 64;
 export function createVirtualCounterPolicy(opts: VirtualCounterOptions): QueuePolicy {
   const accounts = new Map<string, Account>();
   let v = 0;
-  /** C: the largest counter step one dispatch has made (one request's worth of credit). */
-  let maxStep = 0;
   let opsSinceSweep = 0;
 
   const weight = (userId: string): number => sanitizeWeight(opts.weightOf(userId));
@@ -51,8 +51,8 @@ export function createVirtualCounterPolicy(opts: VirtualCounterOptions): QueuePo
   const account = (userId: string): Account => {
     let a = accounts.get(userId);
     if (a === undefined) {
-      // A forgotten user's counter was <= V, and it would be lifted to >= V anyway.
-      a = { counter: v, backlogged: false, outstandingSum: 0, outstandingCount: 0 };
+      // A new or forgotten user starts level with V, without credit.
+      a = { counter: v, backlogged: false, outstandingSum: 0, outstandingCount: 0, lastStep: 0 };
       accounts.set(userId, a);
     }
     return a;
@@ -63,7 +63,7 @@ export function createVirtualCounterPolicy(opts: VirtualCounterOptions): QueuePo
     if (opsSinceSweep < Math.max(MIN_SWEEP_INTERVAL, accounts.size)) return;
     opsSinceSweep = 0;
     for (const [userId, a] of accounts) {
-      if (!a.backlogged && a.outstandingCount === 0 && a.counter <= v - maxStep) accounts.delete(userId);
+      if (!a.backlogged && a.outstandingCount === 0 && a.counter <= v - a.lastStep) accounts.delete(userId);
     }
   };
 
@@ -82,7 +82,7 @@ export function createVirtualCounterPolicy(opts: VirtualCounterOptions): QueuePo
       const known = accounts.has(userId);
       const a = account(userId);
       const floor = minWaiting === undefined ? v : Math.max(v, minWaiting);
-      a.counter = Math.max(a.counter, known ? floor - maxStep : floor);
+      a.counter = Math.max(a.counter, known ? floor - a.lastStep : floor);
       a.backlogged = true;
       return a.counter;
     },
@@ -91,7 +91,7 @@ export function createVirtualCounterPolicy(opts: VirtualCounterOptions): QueuePo
       v = Math.max(v, a.counter);
       const c = opts.dispatchCost(sanitizeTokens(estimate));
       const step = c / weight(userId);
-      maxStep = Math.max(maxStep, step);
+      a.lastStep = step;
       a.counter += step;
       if (opts.settles) {
         a.outstandingSum += c;

@@ -74,6 +74,22 @@ describe("closed-loop light users against a backlogged heavy user", () => {
     expect(next).toEqual(["burst", "heavy", "burst", "heavy", "burst", "heavy"]);
   });
 
+  it("the credit is the returning user's own last request, not the largest anyone sent (vtc)", () => {
+    const q = makeQueue("vtc");
+    let n = 0;
+    const push = (u: string, cost: number) => q.push(item(`${u}-${n++}`, u, "m", cost));
+    push("big", 10_000); // one huge request, served
+    expect(q.pop(anyModel)?.userId).toBe("big");
+    for (let i = 0; i < 20; i++) push("heavy", 10);
+    push("small", 10);
+    const first = Array.from({ length: 4 }, () => q.pop(anyModel)?.userId);
+    expect(first).toContain("small"); // served, then quiet
+    // Back with 6 requests of 10 tokens: a head start of one of them, not of 10,000 tokens.
+    for (let i = 0; i < 6; i++) push("small", 10);
+    const next = Array.from({ length: 6 }, () => q.pop(anyModel)?.userId);
+    expect(next).toEqual(["small", "heavy", "small", "heavy", "small", "heavy"]);
+  });
+
   it("round robin orders by least recently served: a returning user keeps its place once", () => {
     const q = makeQueue("round_robin");
     let n = 0;
