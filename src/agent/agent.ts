@@ -5,7 +5,6 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
-import { Agent as UndiciAgent } from "undici";
 import {
   type ControlMessage,
   EngineKind,
@@ -19,6 +18,7 @@ import { Channel } from "../util/channel.js";
 import type { AgentConfig } from "./agent-config.js";
 import type { HostSample } from "./collectors/host.js";
 import type { GpuCollector, GpuReading } from "./collectors/types.js";
+import { closeIdleEngineConnections } from "./engines/engine-client.js";
 import type { EngineAdapter, EngineModel, EngineProbe } from "./engines/types.js";
 import { type ChunkInit, runJob } from "./job-runner.js";
 
@@ -67,7 +67,6 @@ export class NodeAgent {
   private readonly cfg: AgentConfig;
   private readonly log: Logger;
   private readonly running = new Map<string, AbortController>();
-  private readonly dispatcher: UndiciAgent;
   private draining = false;
   private stopped = false;
   private out: Channel<NodeMessageInit> | undefined;
@@ -90,9 +89,6 @@ export class NodeAgent {
   constructor(private readonly p: AgentParts) {
     this.cfg = p.config;
     this.log = p.logger.child({ nodeId: p.config.nodeId });
-    // One keep-alive pool to the engine; connections are reused across jobs (pipelining 0 would turn
-    // keep-alive off in undici).
-    this.dispatcher = new UndiciAgent({ connections: 1024, pipelining: 1, keepAliveTimeout: 30_000 });
   }
 
   /** Reads the engine once, starts the GPU collector and the connection loop. */
@@ -127,7 +123,7 @@ export class NodeAgent {
     this.connectionAbort?.abort();
     await this.loopDone;
     await this.p.gpu.stop();
-    await this.dispatcher.close();
+    closeIdleEngineConnections();
   }
 
   private waitIdle(timeoutMs: number): Promise<void> {
@@ -263,7 +259,7 @@ export class NodeAgent {
     }
     const abort = new AbortController();
     this.running.set(job.jobId, abort);
-    runJob(job, this.p.engine, this.dispatcher, send, abort.signal, this.cfg.engineApiKey)
+    runJob(job, this.p.engine, send, abort.signal, this.cfg.engineApiKey)
       .catch((err) => {
         this.log.error({ err, jobId: job.jobId }, "job runner failed");
         send({

@@ -1,6 +1,7 @@
+import type { IncomingMessage } from "node:http";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type Dispatcher, request } from "undici";
 import { type Job, type JobChunkSchema, JobErrorKind, JobKind } from "../gen/llmlb/v1/node_pb.js";
+import { engineRequest, readBody } from "./engines/engine-client.js";
 import type { EngineAdapter } from "./engines/types.js";
 import { SseParser } from "./sse-reader.js";
 
@@ -10,6 +11,24 @@ export type ChunkInit = MessageInitShape<typeof JobChunkSchema>;
 const decoder = new TextDecoder();
 // Engine error bodies are relayed to the client; cap them so a runaway engine cannot flood the stream.
 const MAX_ERROR_BODY = 2048;
+// A whole (non-streamed) engine body: an embedding batch or an error page; far bigger is a fault.
+const MAX_ENGINE_BODY = 64 * 1024 * 1024;
+
+// Engine URLs by job kind, built once per adapter rather than parsed per job.
+const urlCache = new WeakMap<EngineAdapter, Map<string, URL>>();
+function engineUrl(engine: EngineAdapter, kind: "chat" | "completion" | "embedding"): URL {
+  let byKind = urlCache.get(engine);
+  if (!byKind) {
+    byKind = new Map();
+    urlCache.set(engine, byKind);
+  }
+  let url = byKind.get(kind);
+  if (!url) {
+    url = new URL(engine.endpointFor(kind), engine.baseUrl);
+    byKind.set(kind, url);
+  }
+  return url;
+}
 
 interface EngineChunk {
   choices?: {
@@ -33,7 +52,6 @@ interface EngineChunk {
 export async function runJob(
   job: Job,
   engine: EngineAdapter,
-  dispatcher: Dispatcher,
   send: (chunk: ChunkInit) => void,
   signal: AbortSignal,
   apiKey: string,
@@ -64,34 +82,33 @@ export async function runJob(
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
 
-  let res: Dispatcher.ResponseData;
+  let res: IncomingMessage;
   try {
-    res = await request(new URL(engine.endpointFor(kind), engine.baseUrl), {
+    res = await engineRequest(engineUrl(engine, kind), {
       method: "POST",
       headers,
       body: JSON.stringify(body),
       signal,
-      dispatcher,
     });
   } catch (err) {
     if (signal.aborted) return fail(JobErrorKind.CANCELLED, "cancelled");
     return fail(JobErrorKind.ENGINE_UNAVAILABLE, `engine unreachable: ${(err as Error).message}`);
   }
-  if (res.statusCode >= 400) {
-    const text = (await res.body.text().catch(() => "")).slice(0, MAX_ERROR_BODY);
-    const message = engineErrorMessage(text) ?? `engine answered HTTP ${res.statusCode}`;
-    // 4xx is the request's fault and is not retried elsewhere; 429 and 5xx are the engine's state.
-    const retryable = res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408;
-    return fail(
-      retryable ? JobErrorKind.ENGINE_UNAVAILABLE : JobErrorKind.BAD_REQUEST,
-      message,
-      res.statusCode,
+  const status = res.statusCode ?? 0;
+  if (status >= 400) {
+    const text = await readBody(res, MAX_ENGINE_BODY).then(
+      (b) => b.toString("utf8", 0, MAX_ERROR_BODY),
+      () => "",
     );
+    const message = engineErrorMessage(text) ?? `engine answered HTTP ${status}`;
+    // 4xx is the request's fault and is not retried elsewhere; 429 and 5xx are the engine's state.
+    const retryable = status >= 500 || status === 429 || status === 408;
+    return fail(retryable ? JobErrorKind.ENGINE_UNAVAILABLE : JobErrorKind.BAD_REQUEST, message, status);
   }
 
   if (kind === "embedding") {
     try {
-      const bytes = new Uint8Array(await res.body.arrayBuffer());
+      const bytes = new Uint8Array(await readBody(res, MAX_ENGINE_BODY));
       const parsed = JSON.parse(decoder.decode(bytes)) as EngineChunk;
       const u = parsed.usage;
       return emit({
@@ -113,7 +130,7 @@ export async function runJob(
   try {
     // One chunk per network read, not per token: an engine that sends many events in one read (or a
     // fast one under load) costs one message on the node stream instead of one per token.
-    for await (const bytes of res.body) {
+    for await (const bytes of res as AsyncIterable<Buffer>) {
       if (finished) continue;
       let text = "";
       let finish = "";

@@ -1,4 +1,4 @@
-import { request } from "undici";
+import { BodyTooLargeError, engineRequest, readBody } from "./engine-client.js";
 
 /** Why a call to the engine failed. */
 export type EngineHttpErrorCode = "unreachable" | "timeout" | "http_status" | "bad_body";
@@ -24,17 +24,11 @@ const UNREACHABLE = new Set([
   "EAI_AGAIN",
   "EHOSTUNREACH",
   "ENETUNREACH",
-  "UND_ERR_SOCKET", // undici: the peer closed the socket
-  "UND_ERR_CLOSED",
+  "ECONNABORTED",
 ]);
-const TIMEOUT = new Set([
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "ETIMEDOUT",
-]);
+const TIMEOUT = new Set(["ETIMEDOUT"]);
 
-/** Maps anything a request can throw (errno, undici codes, abort) to an EngineHttpError. */
+/** Maps anything a request can throw (errno, abort, timeout) to an EngineHttpError. */
 export function toEngineHttpError(err: unknown, url: string, timeoutMs: number): EngineHttpError {
   if (err instanceof EngineHttpError) return err;
   const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
@@ -73,19 +67,20 @@ export function createEngineHttp(baseUrl: string, opts: { apiKey?: string; timeo
   if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
 
   const once = async (url: string): Promise<EngineResponse> => {
-    const res = await request(url, {
+    // One deadline for headers and body together.
+    const res = await engineRequest(new URL(url), {
       method: "GET",
       headers,
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
-    const declared = Number(res.headers["content-length"] ?? "0");
-    if (declared > MAX_BODY_BYTES) {
-      res.body.destroy();
-      throw new EngineHttpError("bad_body", `GET ${url}: body of ${declared} bytes is too large`);
+    try {
+      return { status: res.statusCode ?? 0, body: (await readBody(res, MAX_BODY_BYTES)).toString("utf8") };
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        throw new EngineHttpError("bad_body", `GET ${url}: body is larger than ${MAX_BODY_BYTES} bytes`);
+      }
+      throw err;
     }
-    return { status: res.statusCode, body: await res.body.text() };
   };
 
   const get = async (path: string): Promise<EngineResponse> => {
@@ -96,7 +91,7 @@ export function createEngineHttp(baseUrl: string, opts: { apiKey?: string; timeo
       const code = (err as { code?: string }).code;
       // A pooled keep-alive socket the engine closed while idle fails at once; one retry of this
       // idempotent GET on a fresh connection tells that apart from an engine that is really gone.
-      if (code === "UND_ERR_SOCKET" || code === "ECONNRESET") {
+      if (code === "ECONNRESET") {
         try {
           return await once(url);
         } catch (retryErr) {

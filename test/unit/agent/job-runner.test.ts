@@ -1,7 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
-import { Agent as UndiciAgent } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { createVllmAdapter } from "../../../src/agent/engines/vllm.js";
 import { type ChunkInit, runJob } from "../../../src/agent/job-runner.js";
@@ -13,7 +12,6 @@ const delta = (content: string, finish: string | null = null) => ({
 });
 
 let server: Server | undefined;
-const dispatcher = new UndiciAgent();
 afterEach(async () => {
   server?.closeAllConnections();
   await new Promise((r) => server?.close(r));
@@ -50,7 +48,6 @@ async function run(url: string, onDone: () => void = () => {}): Promise<ChunkIni
   await runJob(
     job,
     createVllmAdapter(url),
-    dispatcher,
     (c) => {
       chunks.push(c);
       if (c.done) onDone();
