@@ -33,18 +33,30 @@ export interface EngineRequest {
  * Sends one request and resolves with the response once its headers arrive; the body is the
  * response stream (async-iterable). Rejects with the socket's error (`code` ECONNREFUSED,
  * ECONNRESET …) or an AbortError when `signal` fires, before or after the headers.
+ * A request that fails with ECONNRESET on a reused keep-alive connection before any response is
+ * sent once more on a fresh one: the engine closed that idle connection as we wrote, so it never
+ * saw the request (the retry Node's http docs recommend for `reusedSocket`).
  */
-export function engineRequest(url: URL, req: EngineRequest): Promise<IncomingMessage> {
+export function engineRequest(url: URL, req: EngineRequest, retried = false): Promise<IncomingMessage> {
   const secure = url.protocol === "https:";
   const headers: Record<string, string | number> = { ...req.headers };
   if (req.body !== undefined) headers["content-length"] = Buffer.byteLength(req.body);
   return new Promise((resolve, reject) => {
     const options = { method: req.method, headers, signal: req.signal };
-    const onResponse = (res: IncomingMessage) => resolve(res);
+    let responded = false;
+    const onResponse = (res: IncomingMessage) => {
+      responded = true;
+      resolve(res);
+    };
     const out = secure
       ? https.request(url, { ...options, agent: pools.https }, onResponse)
       : http.request(url, { ...options, agent: pools.http }, onResponse);
-    out.on("error", reject);
+    out.on("error", (err: NodeJS.ErrnoException) => {
+      if (responded) return; // the response stream reports its own errors
+      const staleSocket = out.reusedSocket && err.code === "ECONNRESET" && !req.signal?.aborted;
+      if (staleSocket && !retried) resolve(engineRequest(url, req, true));
+      else reject(err);
+    });
     out.end(req.body);
   });
 }

@@ -67,37 +67,28 @@ export function createEngineHttp(baseUrl: string, opts: { apiKey?: string; timeo
   if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
 
   const once = async (url: string): Promise<EngineResponse> => {
-    // One deadline for headers and body together.
-    const res = await engineRequest(new URL(url), {
-      method: "GET",
-      headers,
-      signal: AbortSignal.timeout(opts.timeoutMs),
-    });
+    // One deadline for headers and body together. A deadline that fires while the body streams
+    // surfaces as the socket's "aborted" error, so the signal, not the error, says it was time.
+    const deadline = AbortSignal.timeout(opts.timeoutMs);
     try {
+      const res = await engineRequest(new URL(url), { method: "GET", headers, signal: deadline });
       return { status: res.statusCode ?? 0, body: (await readBody(res, MAX_BODY_BYTES)).toString("utf8") };
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         throw new EngineHttpError("bad_body", `GET ${url}: body is larger than ${MAX_BODY_BYTES} bytes`);
       }
+      if (deadline.aborted)
+        throw new EngineHttpError("timeout", `GET ${url} timed out after ${opts.timeoutMs} ms`);
       throw err;
     }
   };
 
   const get = async (path: string): Promise<EngineResponse> => {
     const url = `${root}${path}`;
+    // (A pooled connection the engine closed while idle is retried inside engineRequest.)
     try {
       return await once(url);
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      // A pooled keep-alive socket the engine closed while idle fails at once; one retry of this
-      // idempotent GET on a fresh connection tells that apart from an engine that is really gone.
-      if (code === "ECONNRESET") {
-        try {
-          return await once(url);
-        } catch (retryErr) {
-          throw toEngineHttpError(retryErr, url, opts.timeoutMs);
-        }
-      }
       throw toEngineHttpError(err, url, opts.timeoutMs);
     }
   };
