@@ -1,26 +1,26 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { LbError } from "../errors.js";
-import { ChatRole, DispatchService, NodeState } from "../gen/llmlb/v1/dispatch_pb.js";
-import { type Credentials, hasScope, type Principal } from "../http/principal.js";
+import { DispatchService, NodeState } from "../gen/llmlb/v1/dispatch_pb.js";
+import { hasScope } from "../http/principal.js";
 import type { Scheduler } from "../jobs/scheduler.js";
 import type { NodeStore } from "../nodes/node-store.js";
 import type { QueueSnapshot } from "../queue/index.js";
-import { type CallSpecDeps, callSpec } from "./call-spec.js";
 import { guardService } from "./guard.js";
-import { runUnary, streamChat } from "./inference-calls.js";
-import { JobRunner, type Settle } from "./job-runner.js";
+import type { InferenceDeps, InferenceHandlers } from "./inference-handlers.js";
+import type { JobRunner } from "./job-runner.js";
 import { nodeStateOf, nodeView } from "./node-view.js";
 import { watchNodes } from "./node-watch.js";
-import { chatBody, completionBody } from "./request-body.js";
 import { authenticateCall } from "./rpc-auth.js";
 import type { ServingState } from "./serving-state.js";
 
 /** What the Dispatch service needs from the control plane: the same engine room as the OpenAI facade. */
-export interface DispatchDeps extends CallSpecDeps {
+export interface DispatchDeps extends InferenceDeps {
   scheduler: Scheduler;
   nodes: NodeStore;
-  credentials: Credentials;
+  /** The shared job runner, and the inference methods on it (also served by the gRPC fast path). */
+  runner: JobRunner;
+  inference: InferenceHandlers;
   /** The fair queue, for GetQueue. */
   queue: { snapshot(): QueueSnapshot; readonly size: number };
   /** The fair queue's policy name, for GetQueue. */
@@ -30,48 +30,22 @@ export interface DispatchDeps extends CallSpecDeps {
   staleMs: number;
   /** Ends WatchNodes streams when the control plane shuts down. */
   serving?: ServingState;
-  /** Per-key admission (RPM/TPM limits), as the facade applies it; may return a settle function. */
-  admit?: (p: Principal, estimatedTokens: number) => Settle | undefined;
 }
 
-/** Registers llmlb.v1.DispatchService; returns its job runner (for tests and diagnostics). */
-export function registerDispatchService(router: ConnectRouter, deps: DispatchDeps): JobRunner {
-  const { scheduler, nodes, strategies, credentials, staleMs } = deps;
-  const runner = new JobRunner(scheduler);
+/** Registers llmlb.v1.DispatchService on Connect (every protocol and method). */
+export function registerDispatchService(router: ConnectRouter, deps: DispatchDeps): void {
+  const { scheduler, nodes, strategies, credentials, staleMs, runner, inference } = deps;
   const auth = (ctx: { requestHeader: Headers }, scope: "inference" | "admin" = "inference") =>
     authenticateCall(ctx.requestHeader, credentials, scope);
-  const admit = (p: Principal, spec: { selection: { promptTokens: number; maxTokens: number } }) =>
-    deps.admit?.(p, spec.selection.promptTokens + spec.selection.maxTokens);
 
   router.service(
     DispatchService,
     guardService(
       DispatchService,
       {
-        async createChatCompletion(req, ctx) {
-          const caller = await auth(ctx);
-          const spec = callSpec("chat", chatBody(req), req, caller, ctx.timeoutMs(), deps);
-          const { job, result } = await runUnary(runner, spec, caller, ctx.signal, admit(caller, spec));
-          return {
-            jobId: job.id,
-            model: spec.model,
-            message: { role: ChatRole.ASSISTANT, content: result.content },
-            ...result.summary(),
-          };
-        },
-
-        async *streamChatCompletion(req, ctx) {
-          const caller = await auth(ctx);
-          const spec = callSpec("chat", chatBody(req), req, caller, ctx.timeoutMs(), deps);
-          yield* streamChat(runner, spec, caller, ctx.signal, admit(caller, spec));
-        },
-
-        async createCompletion(req, ctx) {
-          const caller = await auth(ctx);
-          const spec = callSpec("completion", completionBody(req), req, caller, ctx.timeoutMs(), deps);
-          const { job, result } = await runUnary(runner, spec, caller, ctx.signal, admit(caller, spec));
-          return { jobId: job.id, model: spec.model, text: result.content, ...result.summary() };
-        },
+        createChatCompletion: (req, ctx) => inference.createChatCompletion(req, ctx),
+        streamChatCompletion: (req, ctx) => inference.streamChatCompletion(req, ctx),
+        createCompletion: (req, ctx) => inference.createCompletion(req, ctx),
 
         async cancelJob(req, ctx) {
           const caller = await auth(ctx);
@@ -145,5 +119,4 @@ export function registerDispatchService(router: ConnectRouter, deps: DispatchDep
       deps.logger,
     ),
   );
-  return runner;
 }

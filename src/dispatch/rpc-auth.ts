@@ -2,13 +2,18 @@ import { LbError } from "../errors.js";
 import { bearerToken } from "../http/auth-header.js";
 import { type Credentials, hasScope, type Principal, type Scope } from "../http/principal.js";
 
+/** Reads a request header by (lower-case) name: a WHATWG Headers, or the fast path's h2 headers. */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
 /**
  * Authenticates an RPC from its metadata: `authorization: Bearer <api key or admin JWT>`, or
  * `x-api-key` as the HTTP API accepts. Throws `invalid_api_key` (UNAUTHENTICATED) or
  * `insufficient_scope` (PERMISSION_DENIED), with the same messages the HTTP API uses.
  */
 export async function authenticateCall(
-  header: Headers,
+  header: HeaderReader,
   creds: Credentials,
   scope: Scope,
 ): Promise<Principal> {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
@@ -8,7 +9,10 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "../config/server-config.js";
 import { registerDashboard } from "../dashboard/index.js";
 import { registerDispatchService } from "../dispatch/dispatch-service.js";
+import { createGrpcFastPath } from "../dispatch/grpc-fast-path.js";
 import { registerHealthService } from "../dispatch/health-service.js";
+import { createInferenceHandlers } from "../dispatch/inference-handlers.js";
+import { JobRunner } from "../dispatch/job-runner.js";
 import { registerReflectionService } from "../dispatch/reflection-service.js";
 import { ServingState } from "../dispatch/serving-state.js";
 import { toLbError } from "../errors.js";
@@ -28,7 +32,7 @@ import { registerNodeService } from "../stream/node-service.js";
 import type { NodeSession } from "../stream/node-session.js";
 import type { Auth } from "./auth-setup.js";
 import { createKeyLimits } from "./key-limits.js";
-import { createTlsServer, DualProtocolServer } from "./listen.js";
+import { createTlsServer, DualProtocolServer, type RequestHandler } from "./listen.js";
 
 /** Everything the control plane is made of; tests and the CLI reach in through this. */
 export interface ControlPlane {
@@ -107,6 +111,26 @@ export async function createControlPlane(
     }
   });
 
+  // One job runner and one set of inference handlers behind both Dispatch doors: Connect (every
+  // protocol and method) and the gRPC fast path for the hot RPCs, which sees HTTP/2 requests first.
+  const keyLimits = createKeyLimits();
+  const dispatchRunner = new JobRunner(scheduler);
+  const inferenceDeps = {
+    strategies,
+    credentials,
+    defaultTimeoutMs: config.requestTimeoutSecs * 1000,
+    maxTimeoutMs: config.maxRequestTimeoutSecs * 1000,
+    admit: keyLimits.admit,
+  };
+  const inference = createInferenceHandlers(dispatchRunner, inferenceDeps);
+  const grpcFastPath = createGrpcFastPath(inference, { readMaxBytes: config.bodyLimitBytes, logger });
+  const withFastPath =
+    (handler: RequestHandler): RequestHandler =>
+    (req, res) => {
+      if ("stream" in req && grpcFastPath.handle(req, res as Http2ServerResponse)) return;
+      handler(req, res);
+    };
+
   const tls = config.tlsCert
     ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
     : undefined;
@@ -126,8 +150,8 @@ export async function createControlPlane(
     ajv: { customOptions: { coerceTypes: false, allErrors: false } },
     serverFactory: (handler) =>
       (tls
-        ? createTlsServer(handler as never, tls.cert, tls.key)
-        : new DualProtocolServer(handler as never)) as never,
+        ? createTlsServer(withFastPath(handler as never), tls.cert, tls.key)
+        : new DualProtocolServer(withFastPath(handler as never))) as never,
   }) as unknown as FastifyInstance;
   installErrorHandling(app);
   app.addHook("onRequest", async (req, reply) => {
@@ -148,26 +172,22 @@ export async function createControlPlane(
         verifyNodeToken: (t) => credentials.nodeToken(t),
       });
       registerDispatchService(router, {
+        ...inferenceDeps,
         scheduler,
         nodes,
-        strategies,
-        credentials,
         queue,
         queuePolicy: config.queuePolicy,
         logger,
-        defaultTimeoutMs: config.requestTimeoutSecs * 1000,
-        maxTimeoutMs: config.maxRequestTimeoutSecs * 1000,
         staleMs: config.staleSecs * 1000,
         serving,
-        // A closure: keyLimits is created below, and is only needed once calls arrive.
-        admit: (p, tokens) => keyLimits.admit(p, tokens),
+        runner: dispatchRunner,
+        inference,
       });
       registerHealthService(router, serving);
       registerReflectionService(router);
     },
   });
 
-  const keyLimits = createKeyLimits();
   registerOpenAIRoutes(app, {
     scheduler,
     nodes,

@@ -2,7 +2,8 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 
-type Handler = (
+/** A request listener for HTTP/1.1 and HTTP/2 (compatibility API) alike. */
+export type RequestHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
@@ -29,7 +30,7 @@ export class DualProtocolServer extends net.Server {
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
-  constructor(handler: Handler) {
+  constructor(handler: RequestHandler) {
     super({ noDelay: true }, (socket) => this.route(socket));
     this.h1 = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }, handler as http.RequestListener);
     this.h2 = http2.createServer(
@@ -86,6 +87,6 @@ export class DualProtocolServer extends net.Server {
 }
 
 /** TLS on the same port, with ALPN choosing h2 or http/1.1. */
-export function createTlsServer(handler: Handler, cert: Buffer, key: Buffer): http2.Http2SecureServer {
+export function createTlsServer(handler: RequestHandler, cert: Buffer, key: Buffer): http2.Http2SecureServer {
   return http2.createSecureServer({ ...H2_OPTIONS, cert, key, allowHTTP1: true }, handler as never);
 }
