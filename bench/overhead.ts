@@ -52,8 +52,10 @@ export async function runOverheadBench(o: { out?: string; quick?: boolean; rate?
         headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
       },
     };
-    // Warm-up: JIT, connection pools, the node stream.
-    for (const t of Object.values(targets)) await openLoop(t.pool, t.headers, body, 200, 1_000);
+    // Warm-up at the measured rate (JIT, connection pools, the node stream), so the first round
+    // does not start with the backlog of opening connections and compiling at full rate.
+    for (const t of Object.values(targets))
+      await openLoop(t.pool, t.headers, body, rate, o.quick ? 1_000 : 3_000);
 
     const perRound: { round: number; path: string; p50: number; p99: number; errors: number }[] = [];
     for (let r = 1; r <= rounds; r++) {
