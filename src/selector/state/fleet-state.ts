@@ -4,7 +4,14 @@ import type { Lifecycle } from "../pipeline.js";
 import type { SelectionRequest } from "../types.js";
 import { type LatencyPrediction, predictLatency } from "./latency-model.js";
 import { NodeFacts } from "./node-facts.js";
-import { adaptiveFeatures, createAdaptiveModel, NodeRecord, type PendingJob } from "./node-record.js";
+import {
+  adaptiveFeatures,
+  createAdaptiveModel,
+  FleetCalibration,
+  ModelStats,
+  NodeRecord,
+  type PendingJob,
+} from "./node-record.js";
 import { blockKeys, PrefixIndex } from "./prefix-index.js";
 import { RecordTable } from "./record-table.js";
 
@@ -58,9 +65,16 @@ export class FleetState implements Lifecycle {
   /** Present when prefix affinity is on. */
   readonly prefixes: PrefixIndex<NodeRecord> | undefined;
   private readonly outputEwma = new Map<string, number>();
+  private readonly calibrations = new Map<string, FleetCalibration>();
+  private readonly calibrationOf = (model: string): FleetCalibration => this.calibration(model);
+  /** Next row the outcome path looks at for staleness (one per outcome, round the table). */
+  private relaxCursor = 0;
+  /** Outcomes learned from, fleet-wide: the clock that ages learned speeds (ModelStats.relax). */
+  private learnedOutcomes = 0;
   private readonly scratch: LatencyPrediction = { ttftMs: 0, totalMs: 0, waitMs: 0 };
   private readonly adaptiveX = new Float64Array(4);
   private readonly pair = new Float64Array(2);
+  private readonly prefillX = new Float64Array(3);
   private readonly trackWork: boolean;
   // By candidate position: the node id and GPU list bound there (a new GPU list goes through
   // NodeRecord.observe) and the table row of its record.
@@ -139,7 +153,7 @@ export class FleetState implements Lifecycle {
     let rec = this.records.get(id);
     if (rec === undefined) {
       const ix = this.table.allocate();
-      rec = new NodeRecord(id, ix, this.table);
+      rec = new NodeRecord(id, ix, this.table, this.options.learnSpeeds ? this.calibrationOf : undefined);
       this.records.set(id, rec);
       this.byIx[ix] = rec;
     }
@@ -165,6 +179,17 @@ export class FleetState implements Lifecycle {
   ewmaAt(slot: number, node: NodeSnapshot): number | undefined {
     const v = this.table.ewmaMs[this.indexAt(slot, node)] as number;
     return Number.isNaN(v) ? undefined : v;
+  }
+
+  /** The fleet's speed calibration for `model` (FleetCalibration), created on first use. */
+  calibration(model: string): FleetCalibration {
+    let c = this.calibrations.get(model);
+    if (c === undefined) {
+      if (this.calibrations.size >= MAX_MODELS) this.calibrations.clear();
+      c = new FleetCalibration();
+      this.calibrations.set(model, c);
+    }
+    return c;
   }
 
   /** Output tokens to expect: the model's mean so far, capped by the request's max_tokens. */
@@ -248,17 +273,33 @@ export class FleetState implements Lifecycle {
       ttft <= duration
     ) {
       const stats = rec.statsFor(outcome.model);
+      const clock = ++this.learnedOutcomes;
+      stats.touchedAt = clock;
       const uncached = Math.max(0, prompt - finiteCount(outcome.cachedPromptTokens));
       // Take out the wait we predicted, but never more than 3/4 of what was seen: a bad wait
       // estimate must not teach us that prefill is free.
       const adjusted = Math.max(ttft - (job?.predictedWaitMs ?? 0), ttft * 0.25);
-      this.pair[0] = 1;
-      this.pair[1] = uncached / 1000;
-      stats.learn(stats.prefill, this.pair, adjusted);
+      const perToken = completion >= 2 ? (duration - ttft) / (completion - 1) : Number.NaN;
+      // The fleet's scale first (observed ÷ the unscaled prior), then this node's learners, whose
+      // targets are clipped around the calibrated prior: a TTFT inflated 20× by a moment of
+      // contention must not become the node's speed.
+      const p = stats.prior;
+      stats.calibration.learn(
+        adjusted / (p.overheadMs + p.prefillMsPerToken * uncached),
+        perToken / (p.decodeMsPerToken + p.decodeSlopeMs * batch),
+      );
+      const x = this.prefillX;
+      x[0] = 1;
+      x[1] = uncached / 1000;
+      // Sequences that were already on the node when this one was dispatched.
+      x[2] = Math.max(0, (job?.batch ?? batchNow) - 1);
+      stats.learn(stats.prefill, x, ModelStats.clipTarget(adjusted, stats.priorPrefillMs(uncached)));
       if (completion >= 2) {
+        this.pair[0] = 1;
         this.pair[1] = batch;
-        stats.learn(stats.decode, this.pair, (duration - ttft) / (completion - 1));
+        stats.learn(stats.decode, this.pair, ModelStats.clipTarget(perToken, stats.priorDecodeMs(batch)));
       }
+      this.relaxOne(clock);
     }
     if (this.options.adaptive) {
       const stats = rec.statsFor(outcome.model);
@@ -268,6 +309,24 @@ export class FleetState implements Lifecycle {
       stats.learn(stats.adaptive, x, duration);
     }
     rec.invalidateHot();
+  }
+
+  /**
+   * Looks at the next record round the table and relaxes it toward its calibrated prior if it
+   * went unsampled (ModelStats.relax): O(1) per outcome, so a node nobody sends work to still
+   * comes back within reach (every node is visited once per table-size outcomes).
+   */
+  private relaxOne(clock: number): void {
+    const n = this.byIx.length;
+    for (let tries = 0; tries < n; tries++) {
+      const i = this.relaxCursor;
+      this.relaxCursor = i + 1 >= n ? 0 : i + 1;
+      const rec = this.byIx[i];
+      if (rec !== undefined) {
+        rec.relaxStale(clock, this.records.size);
+        return;
+      }
+    }
   }
 
   /** A node left for good: free everything held for it. */

@@ -103,6 +103,7 @@ export function predictLatency(
   t.prefillFreeAt[ix] = rec.prefillFreeAt;
   t.overheadMs[ix] = speeds.overheadMs;
   t.prefillMsPerToken[ix] = speeds.prefillMsPerToken;
+  t.congestionMs[ix] = speeds.congestionMs;
   t.decodeMsPerToken[ix] = speeds.decodeMsPerToken;
   t.decodeSlopeMs[ix] = speeds.decodeSlopeMs;
   const r = coldRequest;
@@ -130,6 +131,7 @@ export function predictLatency(
  *          + engine admission wait (waiting requests × mean remaining decode time / running,
  *            plus a KV-pressure share of it when kv usage > KV_HIGH)
  *   ttft   = overhead + wait + uncached prompt tokens × prefill ms/token
+ *            + sequences on the node × learned congestion ms
  *            + prefill steps × decode step time of the running batch (chunked prefill)
  *   total  = ttft + (expected output − 1) × (decode ms/token + slope × sequences in the batch)
  *
@@ -155,8 +157,16 @@ export function predictRows(
   // arrays read into locals here stay the table's.
   if (fleet !== undefined) table.reserve(n);
   const { cachedTokens, ttftMs, totalMs, waitMs, objective } = batch;
-  const { jobs, outputSum, prefillFreeAt, overheadMs, prefillMsPerToken, decodeMsPerToken, decodeSlopeMs } =
-    table;
+  const {
+    jobs,
+    outputSum,
+    prefillFreeAt,
+    overheadMs,
+    prefillMsPerToken,
+    congestionMs,
+    decodeMsPerToken,
+    decodeSlopeMs,
+  } = table;
   const { matched, matchEpoch } = table;
   const prompt = request.promptTokens;
   const expectedOutput = request.expectedOutput;
@@ -218,6 +228,7 @@ export function predictRows(
       (overheadMs[ix] as number) +
       wait +
       uncached * (prefillMsPerToken[ix] as number) +
+      batchSize * (congestionMs[ix] as number) +
       prefillSteps * perToken;
     const totalRaw = ttftRaw + outputSteps * perToken;
     // Finite and ≥ 0; ttft is then finite too, as total = ttft + a product of non-negatives.

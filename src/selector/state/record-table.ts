@@ -33,6 +33,7 @@ export class RecordTable {
   hotModel: Int32Array = new Int32Array(0);
   overheadMs: Float64Array = new Float64Array(0);
   prefillMsPerToken: Float64Array = new Float64Array(0);
+  congestionMs: Float64Array = new Float64Array(0);
   decodeMsPerToken: Float64Array = new Float64Array(0);
   decodeSlopeMs: Float64Array = new Float64Array(0);
   /** smart_adaptive θ₀..θ₃ for the hot model; NaN when not loaded. */
@@ -105,6 +106,7 @@ export class RecordTable {
     this.hotModel = extendInt(this.hotModel, size);
     this.overheadMs = extend(this.overheadMs, size);
     this.prefillMsPerToken = extend(this.prefillMsPerToken, size);
+    this.congestionMs = extend(this.congestionMs, size);
     this.decodeMsPerToken = extend(this.decodeMsPerToken, size);
     this.decodeSlopeMs = extend(this.decodeSlopeMs, size);
     this.a0 = extend(this.a0, size);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { JobOutcome, NodeSnapshot } from "../../../src/nodes/types.js";
 import { FleetState } from "../../../src/selector/state/fleet-state.js";
 import { KV_HIGH, predictLatency } from "../../../src/selector/state/latency-model.js";
+import { SPEED_BAND } from "../../../src/selector/state/node-record.js";
 import type { SelectionRequest } from "../../../src/selector/types.js";
 import { garbageNode, makeNode, makeRequest, makeStrategy, picks, tally, testClock } from "./factory.js";
 
@@ -231,6 +232,114 @@ describe("gpu_aware: learned speeds", () => {
     expect(speeds.overheadMs).toBeGreaterThan(10);
     expect(speeds.overheadMs).toBeLessThan(40);
     expect(speeds.decodeMsPerToken + speeds.decodeSlopeMs).toBeCloseTo(35, 0);
+  });
+
+  it("learns the TTFT each sequence already on a node adds (congestion)", () => {
+    const { clock, fleet } = fleetState();
+    const node = makeNode("n", { gpu: "rtx4090" });
+    fleet.record(node);
+    // The node is really 25 ms + 0.5 ms per prompt token + 12 ms per sequence already running.
+    for (let i = 0; i < 300; i++) {
+      const others = i % 5;
+      const prompt = 200 + ((i * 397) % 3800);
+      // Fillers first, a millisecond apart, so the outcome below matches the measured job (the
+      // latest dispatch) by its dispatch time.
+      for (let k = 0; k < others; k++) {
+        fleet.dispatch(makeRequest({ promptTokens: 10, maxTokens: 10 }), "n");
+        clock.t += 1;
+      }
+      fleet.dispatch(makeRequest({ promptTokens: prompt, maxTokens: 100 }), "n");
+      clock.t += 60_000;
+      const ttft = 25 + 0.5 * prompt + 12 * others;
+      fleet.outcome(
+        outcome("n", {
+          promptTokens: prompt,
+          completionTokens: 100,
+          ttftMs: ttft,
+          durationMs: ttft + 99 * 30,
+        }),
+      );
+      // The fillers end too (as failures: nothing to learn), off the books before the next round.
+      for (let k = 0; k < others; k++) fleet.outcome(outcome("n", { ok: false, durationMs: 0 }));
+    }
+    const speeds = fleet.record(node).statsFor(MODEL).current();
+    // Each filler's own prefill (10 tokens, less the 1 ms to the next dispatch) is already in the
+    // predicted wait, which is taken out of the TTFT before learning: congestion is the rest.
+    expect(speeds.congestionMs + 10 * speeds.prefillMsPerToken - 1).toBeCloseTo(12, 1);
+    expect(speeds.prefillMsPerToken).toBeCloseTo(0.5, 1);
+  });
+
+  it("calibrates the prior to the fleet's scale: a never-sampled node predicts at the fleet's pace", () => {
+    const { clock, fleet } = fleetState();
+    // A time-scaled fleet: every 4090 runs 5× faster than the GPU table says.
+    const ids = ["a", "b", "c"];
+    for (const id of ids) fleet.record(makeNode(id, { gpu: "rtx4090" }));
+    const cold = fleet.record(makeNode("cold", { gpu: "rtx4090" }));
+    const prior = cold.statsFor(MODEL).prior;
+    for (let i = 0; i < 200; i++) {
+      const id = ids[i % 3] as string;
+      const prompt = 500 + ((i * 397) % 3000);
+      fleet.dispatch(makeRequest({ promptTokens: prompt, maxTokens: 100 }), id);
+      clock.t += 1_000;
+      const ttft = (prior.overheadMs + prior.prefillMsPerToken * prompt) / 5;
+      fleet.outcome(
+        outcome(id, {
+          promptTokens: prompt,
+          completionTokens: 100,
+          ttftMs: ttft,
+          durationMs: ttft + (99 * prior.decodeMsPerToken) / 5,
+        }),
+      );
+    }
+    const cal = fleet.calibration(MODEL);
+    expect(cal.prefillScale).toBeCloseTo(0.2, 1);
+    expect(cal.decodeScale).toBeCloseTo(0.2, 1);
+    const speeds = cold.statsFor(MODEL).current();
+    // Within 5 % (the decode ratio also carries the prior's small per-sequence slope).
+    expect(Math.abs(speeds.prefillMsPerToken / (prior.prefillMsPerToken / 5) - 1)).toBeLessThan(0.05);
+    expect(Math.abs(speeds.decodeMsPerToken / (prior.decodeMsPerToken / 5) - 1)).toBeLessThan(0.05);
+  });
+
+  it("a node slowed by a passing burst is not avoided for good: it drifts back once unsampled", () => {
+    const { clock, fleet } = fleetState();
+    const twin = makeNode("twin", { gpu: "rtx4090" });
+    const hit = makeNode("hit", { gpu: "rtx4090" });
+    fleet.record(twin);
+    fleet.record(hit);
+    const sample = (id: string, slow: number) => {
+      fleet.dispatch(makeRequest({ promptTokens: 1000, maxTokens: 100 }), id);
+      clock.t += 100;
+      const ttft = 40 * slow;
+      fleet.outcome(
+        outcome(id, {
+          promptTokens: 1000,
+          completionTokens: 100,
+          ttftMs: ttft,
+          durationMs: ttft + 99 * 20 * slow,
+        }),
+      );
+    };
+    for (let i = 0; i < 100; i++) {
+      sample("twin", 1);
+      sample("hit", 1);
+    }
+    // A burst of contention on one node: TTFTs 30× the usual.
+    for (let i = 0; i < 30; i++) sample("hit", 30);
+    const ttftOf = (id: string) => {
+      const s = fleet
+        .record(makeNode(id, { gpu: "rtx4090" }))
+        .statsFor(MODEL)
+        .current();
+      return s.overheadMs + s.prefillMsPerToken * 1000;
+    };
+    const twinTtft = ttftOf("twin");
+    // Bounded: what it learned stays within the band around the calibrated prior.
+    expect(ttftOf("hit")).toBeGreaterThan(2 * twinTtft);
+    const band = fleet.record(hit).statsFor(MODEL).priorPrefillMs(1000) * SPEED_BAND;
+    expect(ttftOf("hit")).toBeLessThanOrEqual(band * (1 + 1e-9));
+    // A minute on, only the twin served (the burst's victim got nothing to learn from).
+    for (let i = 0; i < 600; i++) sample("twin", 1);
+    expect(ttftOf("hit")).toBeLessThan(1.5 * ttftOf("twin"));
   });
 
   it("prefers the node that proves faster than its twin", () => {
