@@ -1,61 +1,71 @@
 import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders } from "node:http2";
-import { create, type DescMessage, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  fromBinary,
+  type MessageInitShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { DispatchService } from "../gen/llmlb/v1/dispatch_pb.js";
-import type { CallContext, InferenceHandlers } from "./inference-handlers.js";
+import { Channel } from "../util/channel.js";
+import type { HeaderReader } from "./rpc-auth.js";
 import { toRpcError } from "./rpc-errors.js";
 
-// The Dispatch service's inference RPCs over plain gRPC (HTTP/2, protobuf, uncompressed), served
-// straight from the HTTP/2 request without Fastify's and Connect's layers: per call those cost more
-// than the job itself on a fast engine (bench dispatch: ~1.3 ms of control-plane CPU per gRPC call
-// against ~0.56 ms per OpenAI facade request; an AbortController aborted at every call's end builds a
-// DOMException with a stack trace alone). The handlers are the ones Connect runs (inference-handlers.ts),
-// so both doors share auth, validation, the queue, selection, cancellation and errors.
-// Anything else goes to Connect: other methods, the Connect and gRPC-Web protocols, the JSON codec,
-// and compressed requests.
+// The hot RPCs over plain gRPC (HTTP/2, protobuf, uncompressed), served straight from the HTTP/2
+// request without Fastify's and Connect's layers: the Dispatch inference calls and the node stream.
+// Per call those layers cost more than the job itself on a fast engine (bench dispatch: ~1.3 ms of
+// control-plane CPU per gRPC call against ~0.56 ms per OpenAI facade request; an AbortController
+// aborted at every call's end builds a DOMException with a stack trace alone), and per node-stream
+// message they were a fifth of the control plane's CPU per request.
+// The handlers are the very ones Connect runs, so auth, validation and errors are shared. Anything
+// else goes to Connect: other methods, the Connect and gRPC-Web protocols, the JSON codec, and
+// compressed requests. One difference: a request payload that does not parse answers
+// INVALID_ARGUMENT here (Connect says INTERNAL), since the caller sent bad input.
 
 const CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
 const RESPONSE_HEADERS = { "content-type": "application/grpc+proto" };
 const FRAME_HEADER_BYTES = 5;
+/** A bidi stream whose messages pile up unread this deep is cut (a peer flooding us). */
+const MAX_QUEUED_MESSAGES = 10_000;
 
-interface FastMethod {
-  readonly name: string;
-  readonly input: DescMessage;
-  readonly output: DescMessage;
-  readonly streaming: boolean;
-  readonly run: (req: never, ctx: CallContext) => Promise<unknown> | AsyncGenerator<unknown>;
+/** What a handler reads of its call; Connect's HandlerContext has the same members. */
+export interface FastCallContext {
+  readonly requestHeader: HeaderReader;
+  /** Aborts when the client cancels or goes away, or the call's deadline passes. */
+  readonly signal: AbortSignal;
+  /** Milliseconds left before the call's deadline; undefined without one. */
+  timeoutMs(): number | undefined;
 }
 
-/** Serves the hot RPCs itself; `handle` returns false for a request it leaves to Connect. */
+type Unary = (req: never, ctx: FastCallContext) => Promise<unknown>;
+type ServerStreaming = (req: never, ctx: FastCallContext) => AsyncIterable<unknown>;
+type BidiStreaming = (reqs: AsyncIterable<never>, ctx: FastCallContext) => AsyncIterable<unknown>;
+
+/** One method the fast path serves: its descriptor and its implementation. */
+export type FastMethod =
+  | { desc: DescMethod & { methodKind: "unary" }; impl: Unary }
+  | { desc: DescMethod & { methodKind: "server_streaming" }; impl: ServerStreaming }
+  | { desc: DescMethod & { methodKind: "bidi_streaming" }; impl: BidiStreaming };
+
+/** Serves its methods; `handle` returns false for a request it leaves to Connect. */
 export interface GrpcFastPath {
   handle(req: Http2ServerRequest, res: Http2ServerResponse): boolean;
 }
 
-export function createGrpcFastPath(
-  handlers: InferenceHandlers,
-  opts: { readMaxBytes: number; logger: Logger },
-): GrpcFastPath {
-  const methods = new Map<string, FastMethod>();
-  const m = DispatchService.method;
-  for (const [desc, run] of [
-    [m.createChatCompletion, handlers.createChatCompletion],
-    [m.createCompletion, handlers.createCompletion],
-    [m.streamChatCompletion, handlers.streamChatCompletion],
-  ] as const) {
-    methods.set(`/${DispatchService.typeName}/${desc.name}`, {
-      name: `${DispatchService.typeName}/${desc.name}`,
-      input: desc.input,
-      output: desc.output,
-      streaming: desc.methodKind === "server_streaming",
-      run: run as FastMethod["run"],
-    });
-  }
+interface Options {
+  readMaxBytes: number;
+  logger: Logger;
+}
 
+export function createGrpcFastPath(methods: FastMethod[], opts: Options): GrpcFastPath {
+  const byPath = new Map<string, FastMethod>();
+  for (const m of methods) byPath.set(`/${m.desc.parent.typeName}/${m.desc.name}`, m);
   return {
     handle(req, res) {
-      if (req.httpVersionMajor !== 2 || req.method !== "POST") return false;
-      const method = methods.get(req.url);
+      if (req.method !== "POST") return false;
+      const method = byPath.get(req.url);
       if (!method) return false;
       const h = req.headers;
       if (!CONTENT_TYPES.has(h["content-type"] ?? "")) return false;
@@ -67,13 +77,14 @@ export function createGrpcFastPath(
   };
 }
 
-/** One call: read the request message, run the handler, answer with messages and a status trailer. */
+/** One call: read the request message(s), run the handler, answer with messages and a status trailer. */
 async function serveCall(
   method: FastMethod,
   req: Http2ServerRequest,
   res: Http2ServerResponse,
-  opts: { readMaxBytes: number; logger: Logger },
+  opts: Options,
 ): Promise<void> {
+  const name = `${method.desc.parent.typeName}/${method.desc.name}`;
   const abort = new AbortController();
   let finished = false;
   // The client cancelled (RST_STREAM) or went away before we answered.
@@ -81,7 +92,7 @@ async function serveCall(
     if (!finished) abort.abort(new ConnectError("the client cancelled the call", Code.Canceled));
   });
   let deadlineTimer: NodeJS.Timeout | undefined;
-  let output: AsyncGenerator<unknown> | undefined;
+  let output: AsyncIterator<unknown> | undefined;
   res.writeHead(200, RESPONSE_HEADERS);
   try {
     const timeoutMs = parseGrpcTimeout(req.headers["grpc-timeout"]);
@@ -92,27 +103,33 @@ async function serveCall(
         timeoutMs,
       );
     }
-    const payload = await readMessage(req, opts.readMaxBytes);
-    let input: unknown;
-    try {
-      input = fromBinary(method.input, payload);
-    } catch (err) {
-      throw new ConnectError(`parse binary: ${(err as Error).message}`, Code.InvalidArgument);
-    }
-    const ctx: CallContext = {
+    const ctx: FastCallContext = {
       requestHeader: new H2HeaderReader(req.headers),
       signal: abort.signal,
       timeoutMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now())),
     };
-    if (method.streaming) {
-      output = method.run(input as never, ctx) as AsyncGenerator<unknown>;
-      for await (const message of output) {
-        if (res.stream.destroyed) break;
-        if (!res.write(frame(method.output, message))) await drained(res);
-      }
+    const outputSchema = method.desc.output;
+    if (method.desc.methodKind === "unary") {
+      const input = decode(method.desc.input, await readOneMessage(req, opts.readMaxBytes));
+      const message = await (method.impl as Unary)(input as never, ctx);
+      if (!res.stream.destroyed) res.write(frame(outputSchema, message));
     } else {
-      const message = await (method.run(input as never, ctx) as Promise<unknown>);
-      if (!res.stream.destroyed) res.write(frame(method.output, message));
+      const source =
+        method.desc.methodKind === "server_streaming"
+          ? (method.impl as ServerStreaming)(
+              decode(method.desc.input, await readOneMessage(req, opts.readMaxBytes)) as never,
+              ctx,
+            )
+          : (method.impl as BidiStreaming)(
+              readMessages(req, method.desc.input, opts.readMaxBytes) as never,
+              ctx,
+            );
+      output = source[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await output.next();
+        if (next.done || res.stream.destroyed) break;
+        if (!res.write(frame(outputSchema, next.value))) await drained(res);
+      }
     }
     finished = true;
     if (!res.stream.destroyed) {
@@ -123,7 +140,7 @@ async function serveCall(
     finished = true;
     // A deadline or cancel that ended the job surfaces as the job's error; answer with why the call ended.
     const reason = abort.signal.aborted ? abort.signal.reason : err;
-    const rpc = toRpcError(reason, opts.logger, method.name);
+    const rpc = toRpcError(reason, opts.logger, name);
     if (!res.stream.destroyed) {
       res.addTrailers({
         "grpc-status": String(rpc.code),
@@ -133,67 +150,126 @@ async function serveCall(
     }
   } finally {
     clearTimeout(deadlineTimer);
-    // A stream the client left mid-way: end the generator so its job is cancelled on the node.
-    await output?.return(undefined);
+    // A stream the client left mid-way: end the handler's generator (its finally cancels the job).
+    await output?.return?.(undefined);
   }
 }
 
-/** The request's single length-prefixed message (gRPC framing), within the read limit. */
-function readMessage(req: Http2ServerRequest, readMaxBytes: number): Promise<Uint8Array> {
+function decode(schema: DescMessage, payload: Uint8Array): unknown {
+  try {
+    return fromBinary(schema, payload);
+  } catch (err) {
+    throw new ConnectError(`parse binary: ${(err as Error).message}`, Code.InvalidArgument);
+  }
+}
+
+const tooLarge = (limit: number) =>
+  new ConnectError(`message is larger than the limit of ${limit} bytes`, Code.ResourceExhausted);
+
+/**
+ * Splits gRPC's length-prefixed frames out of a byte stream, calling `onMessage` per whole message;
+ * returns the bytes of a frame not yet complete. Throws a ConnectError for a frame it must refuse.
+ */
+function splitFrames(buf: Buffer, readMaxBytes: number, onMessage: (payload: Buffer) => void): Buffer {
+  let at = 0;
+  while (buf.length - at >= FRAME_HEADER_BYTES) {
+    const flags = buf[at] as number;
+    const length = buf.readUInt32BE(at + 1);
+    if (flags & 1)
+      throw new ConnectError("protocol error: a compressed message without grpc-encoding", Code.Internal);
+    if (length > readMaxBytes) throw tooLarge(readMaxBytes);
+    if (buf.length - at < FRAME_HEADER_BYTES + length) break;
+    onMessage(buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length));
+    at += FRAME_HEADER_BYTES + length;
+  }
+  return at === 0 ? buf : buf.subarray(at);
+}
+
+/** The request's single message (unary and server-streaming calls), within the read limit. */
+function readOneMessage(req: Http2ServerRequest, readMaxBytes: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
+    let pending: Buffer = Buffer.alloc(0);
+    const messages: Buffer[] = [];
     const fail = (err: ConnectError) => {
       req.off("data", onData);
+      req.off("end", onEnd);
       req.resume(); // discard the rest, so the stream can still carry our answer
       reject(err);
     };
     const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > readMaxBytes + FRAME_HEADER_BYTES) {
-        fail(
+      try {
+        pending = splitFrames(
+          pending.length === 0 ? chunk : Buffer.concat([pending, chunk]),
+          readMaxBytes,
+          (m) => messages.push(m),
+        );
+      } catch (err) {
+        fail(err as ConnectError);
+      }
+    };
+    const onEnd = () => {
+      if (pending.length > 0)
+        reject(new ConnectError("protocol error: the last message is incomplete", Code.InvalidArgument));
+      else if (messages.length !== 1)
+        reject(
           new ConnectError(
-            `message is larger than the limit of ${readMaxBytes} bytes`,
-            Code.ResourceExhausted,
+            `protocol error: the call takes one message, got ${messages.length}`,
+            Code.InvalidArgument,
           ),
         );
-        return;
-      }
-      parts.push(chunk);
+      else resolve(messages[0] as Buffer);
     };
     req.on("data", onData);
+    req.once("end", onEnd);
     req.once("error", () => fail(new ConnectError("the request stream failed", Code.Canceled)));
-    req.once("end", () => {
-      const body = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-      if (body.length < FRAME_HEADER_BYTES) {
-        reject(new ConnectError("protocol error: the request has no message", Code.InvalidArgument));
-        return;
-      }
-      const flags = body[0] as number;
-      const length = body.readUInt32BE(1);
-      if (flags & 1) {
-        reject(new ConnectError("protocol error: a compressed message without grpc-encoding", Code.Internal));
-      } else if (length > readMaxBytes) {
-        reject(
-          new ConnectError(
-            `message is larger than the limit of ${readMaxBytes} bytes`,
-            Code.ResourceExhausted,
-          ),
-        );
-      } else if (body.length !== FRAME_HEADER_BYTES + length) {
-        reject(
-          new ConnectError("protocol error: a unary call takes exactly one message", Code.InvalidArgument),
-        );
-      } else {
-        resolve(body.subarray(FRAME_HEADER_BYTES));
-      }
-    });
   });
+}
+
+/** The request's messages as they arrive (bidi streams); a bad frame ends the iteration with its error. */
+function readMessages(
+  req: Http2ServerRequest,
+  schema: DescMessage,
+  readMaxBytes: number,
+): AsyncIterable<unknown> {
+  const channel = new Channel<unknown>();
+  let pending: Buffer = Buffer.alloc(0);
+  const fail = (err: ConnectError) => {
+    req.off("data", onData);
+    req.resume();
+    channel.close(err);
+  };
+  const onData = (chunk: Buffer) => {
+    try {
+      pending = splitFrames(
+        pending.length === 0 ? chunk : Buffer.concat([pending, chunk]),
+        readMaxBytes,
+        (m) => channel.push(decode(schema, m)),
+      );
+      if (channel.size > MAX_QUEUED_MESSAGES) {
+        throw new ConnectError("the stream sends faster than it is read", Code.ResourceExhausted);
+      }
+    } catch (err) {
+      fail(err as ConnectError);
+    }
+  };
+  req.on("data", onData);
+  req.once("end", () => {
+    if (pending.length > 0)
+      fail(new ConnectError("protocol error: the last message is incomplete", Code.InvalidArgument));
+    else channel.close();
+  });
+  req.once("error", () => channel.close(new ConnectError("the request stream failed", Code.Canceled)));
+  return channel;
 }
 
 /** One length-prefixed gRPC message. */
 function frame(schema: DescMessage, message: unknown): Buffer {
-  const bytes = toBinary(schema, create(schema, message as MessageInitShape<DescMessage>));
+  // Handlers return either a built message or an init object (Connect accepts both).
+  const built = (message as { $typeName?: string }).$typeName === schema.typeName;
+  const bytes = toBinary(
+    schema,
+    built ? (message as never) : create(schema, message as MessageInitShape<DescMessage>),
+  );
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bytes.length);
   out[0] = 0;
   out.writeUInt32BE(bytes.length, 1);

@@ -16,6 +16,8 @@ import { JobRunner } from "../dispatch/job-runner.js";
 import { registerReflectionService } from "../dispatch/reflection-service.js";
 import { ServingState } from "../dispatch/serving-state.js";
 import { toLbError } from "../errors.js";
+import { DispatchService } from "../gen/llmlb/v1/dispatch_pb.js";
+import { NodeService } from "../gen/llmlb/v1/node_pb.js";
 import { registerAdminRoutes } from "../http/admin/index.js";
 import { installErrorHandling, sendError } from "../http/error-handler.js";
 import { registerLoadbalancerCompatRoutes } from "../http/loadbalancer-compat/index.js";
@@ -28,7 +30,7 @@ import { StrategyBook } from "../jobs/strategy-book.js";
 import { createMetrics, type Metrics } from "../metrics/metrics.js";
 import { NodeStore } from "../nodes/node-store.js";
 import { createFairQueue, type QueuePolicyName } from "../queue/index.js";
-import { registerNodeService } from "../stream/node-service.js";
+import { createNodeConnectHandler, registerNodeService } from "../stream/node-service.js";
 import type { NodeSession } from "../stream/node-session.js";
 import type { Auth } from "./auth-setup.js";
 import { createKeyLimits } from "./key-limits.js";
@@ -123,7 +125,26 @@ export async function createControlPlane(
     admit: keyLimits.admit,
   };
   const inference = createInferenceHandlers(dispatchRunner, inferenceDeps);
-  const grpcFastPath = createGrpcFastPath(inference, { readMaxBytes: config.bodyLimitBytes, logger });
+  const nodeConnect = createNodeConnectHandler({
+    nodes,
+    scheduler,
+    metrics,
+    logger,
+    heartbeatMs: Math.round(config.heartbeatSecs * 1000),
+    maxMessageBytes: config.bodyLimitBytes,
+    sessions,
+    verifyNodeToken: (t) => credentials.nodeToken(t),
+  });
+  const dispatch = DispatchService.method;
+  const grpcFastPath = createGrpcFastPath(
+    [
+      { desc: dispatch.createChatCompletion, impl: inference.createChatCompletion },
+      { desc: dispatch.createCompletion, impl: inference.createCompletion },
+      { desc: dispatch.streamChatCompletion, impl: inference.streamChatCompletion },
+      { desc: NodeService.method.connect, impl: nodeConnect },
+    ],
+    { readMaxBytes: config.bodyLimitBytes, logger },
+  );
   const withFastPath =
     (handler: RequestHandler): RequestHandler =>
     (req, res) => {
@@ -161,16 +182,7 @@ export async function createControlPlane(
   await app.register(fastifyConnectPlugin, {
     readMaxBytes: config.bodyLimitBytes,
     routes: (router) => {
-      registerNodeService(router, {
-        nodes,
-        scheduler,
-        metrics,
-        logger,
-        heartbeatMs: Math.round(config.heartbeatSecs * 1000),
-        maxMessageBytes: config.bodyLimitBytes,
-        sessions,
-        verifyNodeToken: (t) => credentials.nodeToken(t),
-      });
+      registerNodeService(router, nodeConnect);
       registerDispatchService(router, {
         ...inferenceDeps,
         scheduler,

@@ -28,6 +28,11 @@ export class Channel<T> implements AsyncIterable<T> {
     if (this.items.length === 0) this.settle();
   }
 
+  /** Items queued and not yet taken. */
+  get size(): number {
+    return this.items.length;
+  }
+
   get closed(): boolean {
     return this.done;
   }
