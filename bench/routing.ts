@@ -45,10 +45,26 @@ const mixed: Workload = {
   },
 };
 
-/** Many users sharing a few long system prompts (≈3,000 tokens each), short questions. */
+/** Distinct system prompts in the shared-prefix variant, and their length in characters (≈ tokens × 4). */
+const SYSTEM_PROMPTS = 256;
+const SYSTEM_PROMPT_CHARS = 12_000;
+
+/**
+ * Many users sharing long system prompts: 256 distinct ones of ≈3,000 tokens (768k tokens in
+ * all), each request one of them chosen uniformly plus a short question. The set is larger than
+ * the KV cache of every consumer GPU in the fleet (≈170k tokens on an RTX 3080, ≈583k on a
+ * 3090/4090 with this model) and smaller than the fleet's (≈4.9M; the A100 alone holds ≈2.2M),
+ * the regime where it matters which node a prompt goes to (llm-d's prefix-cache benchmarks use
+ * the same shape): sprayed over every node, each consumer GPU must hold the whole set and
+ * keeps evicting it; kept together, each node's share fits. (With 8 prompts, as before, every
+ * node held every prompt and routing could not matter.)
+ */
 function sharedPrefix(): Workload {
   const base = seeded(99);
-  const systems = Array.from({ length: 8 }, (_, k) => `System prompt ${k}. ${text(12_000, base)}`);
+  const systems = Array.from(
+    { length: SYSTEM_PROMPTS },
+    (_, k) => `System prompt ${k}. ${text(SYSTEM_PROMPT_CHARS, base)}`,
+  );
   return {
     name: "shared_prefix",
     request(_i, rnd) {
@@ -74,6 +90,25 @@ interface SaturatedResult {
   rps: number;
   tokens_per_s: number;
   errors: number;
+  /** Prompt tokens the engines served from their prefix caches, over all prompt tokens (%). */
+  prefix_hit_pct: number;
+  /** Requests per node (%), fleet order. */
+  share_pct: string;
+}
+
+/** Prefix-cache queries and hits (tokens) summed over the fleet's sims (their /sim/state). */
+async function prefixCounters(fleet: Fleet): Promise<{ queries: number; hits: number }> {
+  let queries = 0;
+  let hits = 0;
+  for (const n of fleet.nodes) {
+    const st = (await (await fetch(`${n.simUrl}/sim/state`)).json()) as {
+      prefix_cache_queries: number;
+      prefix_cache_hits: number;
+    };
+    queries += st.prefix_cache_queries;
+    hits += st.prefix_cache_hits;
+  }
+  return { queries, hits };
 }
 
 interface PhaseResult {
@@ -173,13 +208,14 @@ async function saturate(
   workload: Workload,
   durationMs: number,
   strategy = "least_connections",
-): Promise<{ rps: number; tokensPerS: number; errors: number }> {
+): Promise<{ rps: number; tokensPerS: number; errors: number; byNode: Map<string, number> }> {
   const p = pool(url);
   const rnd = seeded(7);
   const end = performance.now() + durationMs;
   let done = 0;
   let tokens = 0;
   let errors = 0;
+  const byNode = new Map<string, number>();
   const headers = { authorization: `Bearer ${apiKey}`, "x-llmlb-strategy": strategy };
   const t0 = performance.now();
   await Promise.all(
@@ -190,13 +226,14 @@ async function saturate(
         if (o.ok) {
           done++;
           tokens += o.completionTokens;
+          if (o.node !== undefined) byNode.set(o.node, (byNode.get(o.node) ?? 0) + 1);
         } else errors++;
       }
     }),
   );
   await p.close();
   const secs = Math.min(performance.now(), end) / 1000 - t0 / 1000;
-  return { rps: done / secs, tokensPerS: tokens / secs, errors };
+  return { rps: done / secs, tokensPerS: tokens / secs, errors, byNode };
 }
 
 /** The fleet's saturated request rate for a workload (least_connections). */
@@ -213,6 +250,13 @@ async function capacity(
  * Routing quality on a heterogeneous simulated fleet: each strategy under the same open-loop Poisson
  * load (50 / 80 / 95 % of measured capacity, same seeded request sequence), mixed lengths, and a
  * shared-prefix variant. TTFT and end-to-end times are wall-clock ms at the given time scale.
+ *
+ * Shared prefixes (sharedPrefix): 256 distinct ≈3,000-token system prompts, more than any consumer
+ * GPU's KV cache holds and less than the fleet's, so where a prompt goes decides whether it is a
+ * cache hit. It runs open-loop at 130 % of least_connections' capacity (same seeded sequence for
+ * every strategy), then saturated: per strategy an unmeasured warm-up of half a phase, then a
+ * phase of SATURATING_CLIENTS closed-loop clients, reporting throughput, the engines' prefix-cache
+ * hit rate (tokens, from each sim's /sim/state) and each node's share of the requests.
  */
 export async function runRoutingBench(o: {
   out?: string;
@@ -265,7 +309,13 @@ export async function runRoutingBench(o: {
     // also gets the same closed loop of SATURATING_CLIENTS clients.
     const saturated: SaturatedResult[] = [];
     for (const s of strategies) {
+      // Unmeasured warm-up under the same strategy first: the engines' prefix caches still hold
+      // what the previous strategy put where, which would otherwise count for (or against) this one.
+      await saturate(cp.url, apiKey, shared, phaseMs / 2, s);
+      const before = await prefixCounters(fleet);
       const r = await saturate(cp.url, apiKey, shared, phaseMs, s);
+      const after = await prefixCounters(fleet);
+      const total = [...r.byNode.values()].reduce((a, b) => a + b, 0) || 1;
       saturated.push({
         workload: "shared_prefix",
         strategy: s,
@@ -273,6 +323,9 @@ export async function runRoutingBench(o: {
         rps: Math.round(r.rps * 10) / 10,
         tokens_per_s: Math.round(r.tokensPerS),
         errors: r.errors,
+        prefix_hit_pct:
+          Math.round((1000 * (after.hits - before.hits)) / Math.max(1, after.queries - before.queries)) / 10,
+        share_pct: FLEET.map((n) => Math.round((100 * (r.byNode.get(n.id) ?? 0)) / total)).join("/"),
       });
       console.log(JSON.stringify(saturated.at(-1)));
     }
