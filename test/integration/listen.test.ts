@@ -140,6 +140,30 @@ describe("TLS with ALPN on the same port", () => {
     await dispatcher.close();
   });
 
+  it("serves the gRPC fast path over TLS too (an unknown key answers UNAUTHENTICATED in the trailers)", async () => {
+    if (!s) throw new Error("the TLS server did not start");
+    const session = http2.connect(s.url, { rejectUnauthorized: false });
+    try {
+      const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        const call = session.request({
+          ":method": "POST",
+          ":path": "/llmlb.v1.DispatchService/CreateChatCompletion",
+          "content-type": "application/grpc",
+          te: "trailers",
+          authorization: "Bearer sk-not-a-key",
+        });
+        call.on("trailers", resolve);
+        call.on("error", reject);
+        call.resume();
+        call.end(Buffer.from([0, 0, 0, 0, 0])); // one empty message
+      });
+      expect(trailers["grpc-status"]).toBe("16"); // UNAUTHENTICATED
+      expect(decodeURIComponent(String(trailers["grpc-message"]))).toMatch(/API key/);
+    } finally {
+      session.close();
+    }
+  });
+
   it("refuses a half-configured TLS setup with a message naming the keys", () => {
     expect(() => loadServerConfig({ flags: { tlsCert: "/x.pem" }, env: {}, toml: {} })).toThrow(
       /LLMLB_TLS_KEY/,
