@@ -8,7 +8,11 @@ import { LbError, toLbError } from "../errors.js";
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const err = error.validation ? validationError(error) : toLbError(error);
-    if (err.status >= 500 && err.code === "internal") req.log.error({ err: error }, "request failed");
+    if (err.status >= 500 && err.code === "internal") {
+      // Hot routes log through the root logger (no per-request child): name the request there.
+      const bound = req.log !== req.server.log;
+      req.log.error(bound ? { err: error } : { err: error, reqId: req.id }, "request failed");
+    }
     sendError(reply, err);
   });
   app.setNotFoundHandler((req, reply) => {
