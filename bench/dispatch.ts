@@ -14,7 +14,7 @@ import {
 } from "../src/gen/llmlb/v1/dispatch_pb.js";
 import { startControlPlaneProcess } from "./lib/control-plane-process.js";
 import { median } from "./lib/load.js";
-import { cpuTicks } from "./lib/proc.js";
+import { cpuTicks, TICKS_PER_SECOND } from "./lib/proc.js";
 import { printTable, writeJson } from "./lib/report.js";
 
 /** One way of making a request: resolves true on success. */
@@ -256,8 +256,6 @@ function cpTicks(pid: number): number {
     return 0;
   }
 }
-/** USER_HZ: the tick of /proc/<pid>/stat, 100 on every common Linux. */
-const TICKS_PER_SECOND = 100;
 
 /** Connect protocol, unary, binary proto over HTTP/1.1. */
 async function connectUnary(pool: Pool, apiKey: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import { Pool } from "undici";
 import { type Fleet, launchFleet } from "../src/fleet/launcher.js";
 import { startControlPlaneProcess } from "./lib/control-plane-process.js";
 import { median } from "./lib/load.js";
+import { cpuTicks, TICKS_PER_SECOND } from "./lib/proc.js";
 import { printTable, writeJson } from "./lib/report.js";
 
 /**
@@ -82,9 +83,17 @@ export async function runOverheadBench(o: { out?: string; quick?: boolean; rate?
     );
     printTable("Medians across rounds (ms)", [fixedRate]);
 
+    // Where the CPU goes: each process's CPU time over the closed-loop phase, per request (µs).
+    const node = fleet.nodes[0];
+    const pids = { control_plane: cp.proc.pid ?? 0, agent: node?.agent.pid ?? 0, sim: node?.sim.pid ?? 0 };
     const tput: Record<string, number | string>[] = [];
     for (const [path, t] of Object.entries(targets)) {
+      const before = { ticks: ticksOf(pids), client: process.cpuUsage() };
       const res = await closedLoop(t.pool, t.headers, body, 64, o.quick ? 3_000 : 10_000);
+      const client = process.cpuUsage(before.client);
+      const after = ticksOf(pids);
+      const perCall = (ticks: number) =>
+        Math.round((ticks * (1e6 / TICKS_PER_SECOND)) / Math.max(1, res.count));
       tput.push({
         path,
         concurrency: 64,
@@ -92,6 +101,11 @@ export async function runOverheadBench(o: { out?: string; quick?: boolean; rate?
         p50_ms: res.p50,
         p99_ms: res.p99,
         errors: res.errors,
+        cpu_us_client: Math.round((client.user + client.system) / Math.max(1, res.count)),
+        cpu_us_sim: perCall(after.sim - before.ticks.sim),
+        cpu_us_agent: path === "direct" ? 0 : perCall(after.agent - before.ticks.agent),
+        cpu_us_control_plane:
+          path === "direct" ? 0 : perCall(after.control_plane - before.ticks.control_plane),
       });
     }
     printTable("Maximum sustained rate, closed loop", tput);
@@ -110,6 +124,14 @@ interface LoadResult {
   p99: number;
   errors: number;
   rps: number;
+  /** Requests completed. */
+  count: number;
+}
+
+function ticksOf<K extends string>(pids: Record<K, number>): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k of Object.keys(pids) as K[]) out[k] = cpuTicks(pids[k]);
+  return out;
 }
 
 function histogram() {
@@ -165,6 +187,7 @@ async function openLoop(
     p99: h.getValueAtPercentile(99) / 1000,
     errors,
     rps: total / elapsed,
+    count: total,
   };
   h.destroy();
   return out;
@@ -194,7 +217,13 @@ async function closedLoop(
     }),
   );
   const rps = done / ((performance.now() - start) / 1000);
-  const out = { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000, errors, rps };
+  const out = {
+    p50: h.getValueAtPercentile(50) / 1000,
+    p99: h.getValueAtPercentile(99) / 1000,
+    errors,
+    rps,
+    count: done,
+  };
   h.destroy();
   return out;
 }

@@ -8,3 +8,6 @@ export function cpuTicks(pid: number): number {
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(rest[11]) + Number(rest[12]);
 }
+
+/** USER_HZ: the tick of /proc/<pid>/stat, 100 on every common Linux. */
+export const TICKS_PER_SECOND = 100;
