@@ -42,15 +42,15 @@ export function engineRequest(url: URL, req: EngineRequest, retried = false): Pr
   const headers: Record<string, string | number> = { ...req.headers };
   if (req.body !== undefined) headers["content-length"] = Buffer.byteLength(req.body);
   return new Promise((resolve, reject) => {
-    const options = { method: req.method, headers, signal: req.signal };
+    const options = { ...targetOf(url), method: req.method, headers, signal: req.signal };
     let responded = false;
     const onResponse = (res: IncomingMessage) => {
       responded = true;
       resolve(res);
     };
     const out = secure
-      ? https.request(url, { ...options, agent: pools.https }, onResponse)
-      : http.request(url, { ...options, agent: pools.http }, onResponse);
+      ? https.request({ ...options, agent: pools.https }, onResponse)
+      : http.request({ ...options, agent: pools.http }, onResponse);
     out.on("error", (err: NodeJS.ErrnoException) => {
       if (responded) return; // the response stream reports its own errors
       const staleSocket = out.reusedSocket && err.code === "ECONNRESET" && !req.signal?.aborted;
@@ -59,6 +59,34 @@ export function engineRequest(url: URL, req: EngineRequest, retried = false): Pr
     });
     out.end(req.body);
   });
+}
+
+interface Target {
+  protocol: string;
+  hostname: string;
+  port: string;
+  path: string;
+  auth?: string;
+}
+// Request options per URL, worked out once: the job runner sends every job to the same few URLs,
+// and Node would otherwise convert the URL object on every request.
+const targets = new WeakMap<URL, Target>();
+function targetOf(url: URL): Target {
+  let t = targets.get(url);
+  if (!t) {
+    t = {
+      protocol: url.protocol,
+      // An IPv6 literal comes bracketed in URL.hostname; http.request wants it bare.
+      hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      ...(url.username
+        ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` }
+        : {}),
+    };
+    targets.set(url, t);
+  }
+  return t;
 }
 
 /** Reads a whole response body, at most `limit` bytes (more destroys the response and throws). */
