@@ -78,9 +78,11 @@ export class FleetState implements Lifecycle {
   private readonly trackWork: boolean;
   // By candidate position: the node id and GPU list bound there (a new GPU list goes through
   // NodeRecord.observe) and the table row of its record.
-  private slotIds: (string | undefined)[] = [];
-  private slotGpus: (readonly GpuFacts[] | undefined)[] = [];
-  private slotIx: Int32Array = new Int32Array(64);
+  // Read directly by the model loop (latency-model.ts predictRows) for its fast path; written
+  // only here. Arrays are replaced (node removal, growth): read them through the object.
+  slotIds: (string | undefined)[] = [];
+  slotGpus: (readonly GpuFacts[] | undefined)[] = [];
+  slotIx: Int32Array = new Int32Array(64);
 
   /** Builds the state with the given options. */
   constructor(readonly options: FleetOptions) {
@@ -164,7 +166,7 @@ export class FleetState implements Lifecycle {
    * The control plane's in-flight count is the truth; more jobs on our books means outcomes
    * were lost (or the snapshot lags a dispatch by a moment, hence the grace period).
    */
-  private checkJobs(ix: number, inFlight: number): void {
+  checkJobs(ix: number, inFlight: number): void {
     if ((this.table.jobs[ix] as number) > inFlight && Number.isFinite(inFlight)) {
       this.reconcile(this.byIx[ix] as NodeRecord, inFlight);
     }
@@ -222,6 +224,7 @@ export class FleetState implements Lifecycle {
     const prompt = Math.max(0, request.promptTokens) || 0;
     const output = this.expectedOutput(request);
     let waitMs = 0;
+    let prefillMs = 0;
     const keys = this.prefixes !== undefined ? blockKeys(request.prefixHashes) : undefined;
     const node = rec.node;
     if (node !== undefined && this.options.learnSpeeds) {
@@ -231,7 +234,7 @@ export class FleetState implements Lifecycle {
       const cached = this.cachedTokens(request, blocks);
       const p = predictLatency(rec, node, speeds, prompt, cached, output, now, this.scratch);
       waitMs = p.waitMs;
-      const prefillMs = Math.max(0, prompt - cached) * speeds.prefillMsPerToken;
+      prefillMs = Math.max(0, prompt - cached) * speeds.prefillMsPerToken;
       rec.prefillFreeAt = Math.max(now, rec.prefillFreeAt) + prefillMs;
     }
     rec.jobs++;
@@ -243,6 +246,7 @@ export class FleetState implements Lifecycle {
       promptTokens: prompt,
       expectedOutputTokens: output,
       predictedWaitMs: waitMs,
+      prefillMs,
       batch: rec.jobs,
     });
     if (keys !== undefined) this.prefixes?.record(rec, keys);
@@ -257,7 +261,10 @@ export class FleetState implements Lifecycle {
       Number.isFinite(outcome.durationMs) && outcome.durationMs >= 0 ? outcome.durationMs : undefined;
     const batchNow = Math.max(1, rec.jobs);
     const job = rec.takePending(now - (duration ?? 0));
-    if (job !== undefined) this.drop(rec, job);
+    if (job !== undefined) {
+      this.drop(rec, job);
+      if (this.options.learnSpeeds) this.settleQueue(rec, job, now);
+    }
     if (!outcome.ok || duration === undefined) return;
     rec.ewmaMs = rec.ewmaMs === undefined ? duration : rec.ewmaMs + 0.2 * (duration - rec.ewmaMs);
     const completion = finiteCount(outcome.completionTokens);
@@ -280,24 +287,38 @@ export class FleetState implements Lifecycle {
       // estimate must not teach us that prefill is free.
       const adjusted = Math.max(ttft - (job?.predictedWaitMs ?? 0), ttft * 0.25);
       const perToken = completion >= 2 ? (duration - ttft) / (completion - 1) : Number.NaN;
-      // The fleet's scale first (observed ÷ the unscaled prior), then this node's learners, whose
-      // targets are clipped around the calibrated prior: a TTFT inflated 20× by a moment of
-      // contention must not become the node's speed.
+      // Sequences that were already on the node when this one was dispatched.
+      const others = Math.max(0, (job?.batch ?? batchNow) - 1);
+      // The fleet's scale first (observed ÷ the unscaled prior), from lightly loaded samples
+      // only: the prior has no load terms, so a sample from a crowded node would teach the whole
+      // fleet that every GPU is slow (and make the crowded node look no worse than the rest).
       const p = stats.prior;
-      stats.calibration.learn(
-        adjusted / (p.overheadMs + p.prefillMsPerToken * uncached),
-        perToken / (p.decodeMsPerToken + p.decodeSlopeMs * batch),
-      );
+      if (others <= 1) {
+        stats.calibration.learn(
+          adjusted / (p.overheadMs + p.prefillMsPerToken * uncached),
+          batch <= 2 ? perToken / (p.decodeMsPerToken + p.decodeSlopeMs * batch) : Number.NaN,
+        );
+      }
+      // Then this node's learners, with targets clipped to TARGET_CLIP around what the calibrated
+      // prior and the node's own current fit predict: a TTFT inflated 20× by a moment of
+      // contention must not become the node's speed at once, while a lasting effect (a crowded
+      // node slowing down) is learned within a few samples, as each widens the next clip.
+      const s = stats.current();
       const x = this.prefillX;
       x[0] = 1;
       x[1] = uncached / 1000;
-      // Sequences that were already on the node when this one was dispatched.
-      x[2] = Math.max(0, (job?.batch ?? batchNow) - 1);
-      stats.learn(stats.prefill, x, ModelStats.clipTarget(adjusted, stats.priorPrefillMs(uncached)));
+      x[2] = others;
+      const fitTtft = s.overheadMs + s.prefillMsPerToken * uncached + s.congestionMs * others;
+      stats.learn(stats.prefill, x, ModelStats.clipTarget(adjusted, stats.priorPrefillMs(uncached), fitTtft));
       if (completion >= 2) {
         this.pair[0] = 1;
         this.pair[1] = batch;
-        stats.learn(stats.decode, this.pair, ModelStats.clipTarget(perToken, stats.priorDecodeMs(batch)));
+        const fitDecode = s.decodeMsPerToken + s.decodeSlopeMs * batch;
+        stats.learn(
+          stats.decode,
+          this.pair,
+          ModelStats.clipTarget(perToken, stats.priorDecodeMs(batch), fitDecode),
+        );
       }
       this.relaxOne(clock);
     }
@@ -327,6 +348,24 @@ export class FleetState implements Lifecycle {
         return;
       }
     }
+  }
+
+  /**
+   * The virtual prefill queue is an open-loop estimate (each dispatch adds its prefill at the
+   * speed believed then) and must not drift from what happened: once `job` has ended, the work
+   * dispatched before it has been prefilled (the engine admits in order), so what can still be
+   * queued is at most the prefill of the jobs dispatched after it. Without this, a burst
+   * dispatched while prefill was believed slow leaves a node looking busy long after it drained.
+   */
+  private settleQueue(rec: NodeRecord, job: PendingJob, now: number): void {
+    let behind = 0;
+    const pending = rec.pending;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const p = pending[i] as PendingJob;
+      if (p.at <= job.at) break;
+      behind += p.prefillMs;
+    }
+    if (rec.prefillFreeAt > now + behind) rec.prefillFreeAt = now + behind;
   }
 
   /** A node left for good: free everything held for it. */

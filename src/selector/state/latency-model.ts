@@ -180,13 +180,23 @@ export function predictRows(
   const model = request.model;
   const modelId = request.modelId;
   const outputSteps = Math.max(0, expectedOutput - 1);
+  const hotModel = table.hotModel;
+  // Prefill steps of a prompt with nothing cached, the common case (see below).
+  const fullSteps = Math.max(1, Math.ceil(Math.max(0, prompt) / PREFILL_CHUNK_TOKENS));
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const node = nodes[i] as NodeSnapshot;
     let ix = at[i] as number;
+    const inFlight = node.inFlight;
     if (fleet !== undefined) {
-      ix = fleet.indexAt(ix, node);
-      fleet.hotAt(ix, modelId, model, false);
+      // FleetState.indexAt and hotAt, inlined: the position's record when it is still the same
+      // node (two pointer comparisons), checked against the control plane's in-flight count.
+      const slot = ix;
+      if (fleet.slotIds[slot] === node.id && fleet.slotGpus[slot] === node.gpus) {
+        ix = fleet.slotIx[slot] as number;
+        if ((jobs[ix] as number) > inFlight && Number.isFinite(inFlight)) fleet.checkJobs(ix, inFlight);
+      } else ix = fleet.indexAt(slot, node);
+      if (hotModel[ix] !== modelId) fleet.hotAt(ix, modelId, model, false);
     }
     const ownJobs = jobs[ix] as number;
     const decode = decodeMsPerToken[ix] as number;
@@ -196,7 +206,7 @@ export function predictRows(
       : matchEpoch[ix] === epoch
         ? Math.min(prompt, (matched[ix] as number) * blockTokens)
         : 0;
-    let batchSize = Math.max(finiteOr(node.inFlight, 0), ownJobs);
+    let batchSize = Math.max(finiteOr(inFlight, 0), ownJobs);
     let admitMs = 0;
     const engine = node.engine;
     if (engine !== undefined && engine.healthy === true) {
@@ -223,7 +233,12 @@ export function predictRows(
     // With chunked prefill every prefill step also decodes the running batch, so a busy node's
     // TTFT grows with its batch even when its prefill queue is empty; ignoring this overloads
     // fast GPUs.
-    const prefillSteps = batchSize > 0 ? Math.max(1, Math.ceil(uncached / PREFILL_CHUNK_TOKENS)) : 0;
+    const prefillSteps =
+      batchSize > 0
+        ? cached === 0
+          ? fullSteps
+          : Math.max(1, Math.ceil(uncached / PREFILL_CHUNK_TOKENS))
+        : 0;
     const ttftRaw =
       (overheadMs[ix] as number) +
       wait +

@@ -50,7 +50,7 @@ const CAL_CLIP = Math.log(8);
  * queueing the model did not see can teach it (the intercept soaked up seconds of host contention).
  */
 export const SPEED_BAND = 4;
-/** Learning targets are clipped to this factor of the calibrated prior's prediction. */
+/** Learning targets are clipped to this factor of the calibrated prior's and the fit's predictions. */
 const TARGET_CLIP = 8;
 /**
  * An unsampled node's learned speeds move halfway back to its calibrated prior in this many
@@ -70,6 +70,8 @@ export interface PendingJob {
   readonly expectedOutputTokens: number;
   /** Wait before prefill that was predicted at dispatch (ms); subtracted when learning prefill speed. */
   readonly predictedWaitMs: number;
+  /** Prefill time this job added to the node's virtual prefill queue at dispatch (ms). */
+  readonly prefillMs: number;
   /** Sequences on the node right after this dispatch, this one included. */
   readonly batch: number;
 }
@@ -183,10 +185,15 @@ export class ModelStats {
     return (this.prior.decodeMsPerToken + this.prior.decodeSlopeMs * batch) * this.calibration.decodeScale;
   }
 
-  /** Clips a learning target to TARGET_CLIP of what the calibrated prior predicts. */
-  static clipTarget(y: number, priorPredicted: number): number {
-    if (!(priorPredicted > 0)) return y;
-    return clamp(y, priorPredicted / TARGET_CLIP, priorPredicted * TARGET_CLIP);
+  /**
+   * Clips a learning target to within TARGET_CLIP of what the calibrated prior and the current
+   * fit predict (below the lower of the two, above the higher).
+   */
+  static clipTarget(y: number, priorPredicted: number, fitPredicted: number): number {
+    const lo = Math.min(priorPredicted, fitPredicted);
+    const hi = Math.max(priorPredicted, fitPredicted);
+    if (!(lo > 0) || !(hi < Number.POSITIVE_INFINITY)) return y;
+    return clamp(y, lo / TARGET_CLIP, hi * TARGET_CLIP);
   }
 
   /**

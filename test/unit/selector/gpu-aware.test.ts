@@ -342,6 +342,26 @@ describe("gpu_aware: learned speeds", () => {
     expect(ttftOf("hit")).toBeLessThan(1.5 * ttftOf("twin"));
   });
 
+  it("the virtual prefill queue settles when a job ends: only work dispatched after it can still wait", () => {
+    const { clock, fleet } = fleetState();
+    const node = makeNode("n", { gpu: "rtx3080" });
+    fleet.record(node);
+    const t0 = clock.t;
+    for (let i = 0; i < 10; i++) {
+      fleet.dispatch(makeRequest({ promptTokens: 4000, maxTokens: 10 }), "n");
+      clock.t += 1;
+    }
+    const rec = fleet.record(node);
+    const perJob = rec.pending[0]?.prefillMs ?? 0;
+    expect(perJob).toBeGreaterThan(10);
+    expect(rec.prefillFreeAt).toBeCloseTo(t0 + 10 * perJob, 6);
+    // The fifth job (dispatched at t0 + 4) ends 50 ms later: five were dispatched after it.
+    clock.t = t0 + 54;
+    fleet.outcome(outcome("n", { promptTokens: 4000, completionTokens: 10, ttftMs: 30, durationMs: 50 }));
+    expect(rec.pending).toHaveLength(9);
+    expect(rec.prefillFreeAt).toBeCloseTo(clock.t + 5 * perJob, 6);
+  });
+
   it("prefers the node that proves faster than its twin", () => {
     const clock = testClock();
     const strategy = makeStrategy("gpu_aware", {}, clock);
