@@ -10,6 +10,7 @@ import {
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { Channel } from "../util/channel.js";
+import type { CallContext } from "./inference-handlers.js";
 import type { HeaderReader } from "./rpc-auth.js";
 import { toRpcError } from "./rpc-errors.js";
 
@@ -30,18 +31,9 @@ const FRAME_HEADER_BYTES = 5;
 /** A bidi stream whose messages pile up unread this deep is cut (a peer flooding us). */
 const MAX_QUEUED_MESSAGES = 10_000;
 
-/** What a handler reads of its call; Connect's HandlerContext has the same members. */
-export interface FastCallContext {
-  readonly requestHeader: HeaderReader;
-  /** Aborts when the client cancels or goes away, or the call's deadline passes. */
-  readonly signal: AbortSignal;
-  /** Milliseconds left before the call's deadline; undefined without one. */
-  timeoutMs(): number | undefined;
-}
-
-type Unary = (req: never, ctx: FastCallContext) => Promise<unknown>;
-type ServerStreaming = (req: never, ctx: FastCallContext) => AsyncIterable<unknown>;
-type BidiStreaming = (reqs: AsyncIterable<never>, ctx: FastCallContext) => AsyncIterable<unknown>;
+type Unary = (req: never, ctx: CallContext) => Promise<unknown>;
+type ServerStreaming = (req: never, ctx: CallContext) => AsyncIterable<unknown>;
+type BidiStreaming = (reqs: AsyncIterable<never>, ctx: CallContext) => AsyncIterable<unknown>;
 
 /** One method the fast path serves: its descriptor and its implementation. */
 export type FastMethod =
@@ -103,7 +95,7 @@ async function serveCall(
         timeoutMs,
       );
     }
-    const ctx: FastCallContext = {
+    const ctx: CallContext = {
       requestHeader: new H2HeaderReader(req.headers),
       signal: abort.signal,
       timeoutMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now())),
@@ -305,7 +297,7 @@ export function parseGrpcTimeout(value: string | string[] | undefined): number |
 }
 
 /** Request headers as the handlers read them (Connect hands them a WHATWG Headers). */
-class H2HeaderReader {
+class H2HeaderReader implements HeaderReader {
   constructor(private readonly headers: IncomingHttpHeaders) {}
   get(name: string): string | null {
     const v = this.headers[name];
