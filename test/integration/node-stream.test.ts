@@ -54,8 +54,22 @@ describe("node stream faults (stock @grpc/grpc-js client)", () => {
     const s = nodeStream(c.url, c.nodeToken);
     s.raw(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02]));
     const st = await s.status;
-    expect(st.code).not.toBe(grpc.status.OK);
+    expect(st.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(st.details).toMatch(/parse binary/);
     s.close();
+    await realNodeStillServes();
+  });
+
+  it("ends a stream that sends a message over the size limit", async () => {
+    const s = nodeStream(c.url, c.nodeToken);
+    s.send(registerFor("big-1", "llama-3.1-8b"));
+    s.raw(Buffer.alloc(4 * 1024 * 1024 + 1)); // the default LLMLB_BODY_LIMIT_BYTES, plus one
+    const st = await s.status;
+    expect(st.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(st.details).toMatch(/larger than the limit/);
+    s.close();
+    // The node it registered is gone with its stream; the real one keeps serving.
+    await expect.poll(() => c.cp.nodes.get("big-1")?.state ?? "gone").not.toBe("online");
     await realNodeStillServes();
   });
 

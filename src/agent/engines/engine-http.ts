@@ -26,15 +26,15 @@ const UNREACHABLE = new Set([
   "ENETUNREACH",
   "ECONNABORTED",
 ]);
-const TIMEOUT = new Set(["ETIMEDOUT"]);
+/** Stands for "the request's own deadline passed", whatever error the socket reported for it. */
+const TIMED_OUT = { code: "ETIMEDOUT" };
 
-/** Maps anything a request can throw (errno, abort, timeout) to an EngineHttpError. */
-export function toEngineHttpError(err: unknown, url: string, timeoutMs: number): EngineHttpError {
+/** Maps anything a request can throw (errno codes, a passed deadline) to an EngineHttpError. */
+function toEngineHttpError(err: unknown, url: string, timeoutMs: number): EngineHttpError {
   if (err instanceof EngineHttpError) return err;
-  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
+  const e = err as { code?: string; message?: string; cause?: { code?: string } };
   const code = e.code ?? e.cause?.code ?? "";
-  // AbortSignal.timeout() aborts with a DOMException named TimeoutError.
-  if (e.name === "TimeoutError" || e.name === "AbortError" || TIMEOUT.has(code)) {
+  if (code === "ETIMEDOUT") {
     return new EngineHttpError("timeout", `GET ${url} timed out after ${timeoutMs} ms`);
   }
   if (UNREACHABLE.has(code)) return new EngineHttpError("unreachable", `GET ${url} failed: ${code}`);
@@ -66,9 +66,11 @@ export function createEngineHttp(baseUrl: string, opts: { apiKey?: string; timeo
   const headers: Record<string, string> = { accept: "application/json, text/plain;q=0.9, */*;q=0.5" };
   if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
 
-  const once = async (url: string): Promise<EngineResponse> => {
+  const get = async (path: string): Promise<EngineResponse> => {
+    const url = `${root}${path}`;
     // One deadline for headers and body together. A deadline that fires while the body streams
     // surfaces as the socket's "aborted" error, so the signal, not the error, says it was time.
+    // (A pooled connection the engine closed while idle is retried inside engineRequest.)
     const deadline = AbortSignal.timeout(opts.timeoutMs);
     try {
       const res = await engineRequest(new URL(url), { method: "GET", headers, signal: deadline });
@@ -77,19 +79,7 @@ export function createEngineHttp(baseUrl: string, opts: { apiKey?: string; timeo
       if (err instanceof BodyTooLargeError) {
         throw new EngineHttpError("bad_body", `GET ${url}: body is larger than ${MAX_BODY_BYTES} bytes`);
       }
-      if (deadline.aborted)
-        throw new EngineHttpError("timeout", `GET ${url} timed out after ${opts.timeoutMs} ms`);
-      throw err;
-    }
-  };
-
-  const get = async (path: string): Promise<EngineResponse> => {
-    const url = `${root}${path}`;
-    // (A pooled connection the engine closed while idle is retried inside engineRequest.)
-    try {
-      return await once(url);
-    } catch (err) {
-      throw toEngineHttpError(err, url, opts.timeoutMs);
+      throw toEngineHttpError(deadline.aborted ? TIMED_OUT : err, url, opts.timeoutMs);
     }
   };
 
