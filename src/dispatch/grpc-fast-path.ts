@@ -9,6 +9,7 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { encodeFrame, FrameError, splitFrames } from "../grpc/framing.js";
 import { Channel } from "../util/channel.js";
 import type { CallContext } from "./inference-handlers.js";
 import type { HeaderReader } from "./rpc-auth.js";
@@ -27,7 +28,6 @@ import { toRpcError } from "./rpc-errors.js";
 
 const CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
 const RESPONSE_HEADERS = { "content-type": "application/grpc+proto" };
-const FRAME_HEADER_BYTES = 5;
 /** A bidi stream whose messages pile up unread this deep is cut (a peer flooding us). */
 const MAX_QUEUED_MESSAGES = 10_000;
 
@@ -155,26 +155,17 @@ function decode(schema: DescMessage, payload: Uint8Array): unknown {
   }
 }
 
-const tooLarge = (limit: number) =>
-  new ConnectError(`message is larger than the limit of ${limit} bytes`, Code.ResourceExhausted);
-
 /**
- * Splits gRPC's length-prefixed frames out of a byte stream, calling `onMessage` per whole message;
- * returns the bytes of a frame not yet complete. Throws a ConnectError for a frame it must refuse.
+ * splitFrames with its refusals as ConnectErrors, so the handler's error path maps them like any
+ * other call error.
  */
-function splitFrames(buf: Buffer, readMaxBytes: number, onMessage: (payload: Buffer) => void): Buffer {
-  let at = 0;
-  while (buf.length - at >= FRAME_HEADER_BYTES) {
-    const flags = buf[at] as number;
-    const length = buf.readUInt32BE(at + 1);
-    if (flags & 1)
-      throw new ConnectError("protocol error: a compressed message without grpc-encoding", Code.Internal);
-    if (length > readMaxBytes) throw tooLarge(readMaxBytes);
-    if (buf.length - at < FRAME_HEADER_BYTES + length) break;
-    onMessage(buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length));
-    at += FRAME_HEADER_BYTES + length;
+function splitFramesOrFail(buf: Buffer, readMaxBytes: number, onMessage: (payload: Buffer) => void): Buffer {
+  try {
+    return splitFrames(buf, readMaxBytes, onMessage);
+  } catch (err) {
+    if (err instanceof FrameError) throw new ConnectError(err.message, err.code as Code);
+    throw err;
   }
-  return at === 0 ? buf : buf.subarray(at);
 }
 
 /** The request's single message (unary and server-streaming calls), within the read limit. */
@@ -190,7 +181,7 @@ function readOneMessage(req: Http2ServerRequest, readMaxBytes: number): Promise<
     };
     const onData = (chunk: Buffer) => {
       try {
-        pending = splitFrames(
+        pending = splitFramesOrFail(
           pending.length === 0 ? chunk : Buffer.concat([pending, chunk]),
           readMaxBytes,
           (m) => messages.push(m),
@@ -232,7 +223,7 @@ function readMessages(
   };
   const onData = (chunk: Buffer) => {
     try {
-      pending = splitFrames(
+      pending = splitFramesOrFail(
         pending.length === 0 ? chunk : Buffer.concat([pending, chunk]),
         readMaxBytes,
         (m) => channel.push(decode(schema, m)),
@@ -258,15 +249,9 @@ function readMessages(
 function frame(schema: DescMessage, message: unknown): Buffer {
   // Handlers return either a built message or an init object (Connect accepts both).
   const built = (message as { $typeName?: string }).$typeName === schema.typeName;
-  const bytes = toBinary(
-    schema,
-    built ? (message as never) : create(schema, message as MessageInitShape<DescMessage>),
+  return encodeFrame(
+    toBinary(schema, built ? (message as never) : create(schema, message as MessageInitShape<DescMessage>)),
   );
-  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bytes.length);
-  out[0] = 0;
-  out.writeUInt32BE(bytes.length, 1);
-  out.set(bytes, FRAME_HEADER_BYTES);
-  return out;
 }
 
 function drained(res: Http2ServerResponse): Promise<void> {

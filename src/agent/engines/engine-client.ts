@@ -1,5 +1,5 @@
 import http, { type IncomingMessage } from "node:http";
-import https from "node:https";
+import type https from "node:https";
 
 // The agent's HTTP client to its engine: Node's own http/https with keep-alive pools.
 // Why not undici (used elsewhere in the repo, by benchmarks and tests): loading undici's index and
@@ -10,14 +10,24 @@ import https from "node:https";
 // One pool per process (an agent talks to one engine): jobs, discovery and metric scrapes share
 // its connections. Idle pooled sockets are unref'd by Node, so the pool never keeps a process alive.
 const POOL_OPTIONS = { keepAlive: true, maxSockets: 1024, maxFreeSockets: 1024, scheduling: "lifo" as const };
-const pools = { http: new http.Agent(POOL_OPTIONS), https: new https.Agent(POOL_OPTIONS) };
+const httpPool = new http.Agent(POOL_OPTIONS);
+// node:https (and with it tls and crypto, ~2 MiB of an idle agent's RSS) loads on the first https
+// engine URL only: most engines listen on plain http beside their agent.
+let secure: { https: typeof https; pool: https.Agent } | undefined;
+function securePool(): { https: typeof https; pool: https.Agent } {
+  if (!secure) {
+    const mod = process.getBuiltinModule("node:https");
+    secure = { https: mod, pool: new mod.Agent(POOL_OPTIONS) };
+  }
+  return secure;
+}
 
 /**
  * Closes the idle pooled engine connections (on agent stop). Busy ones are left to their requests
  * (whose jobs the agent aborts), so another agent in the same process is not disturbed.
  */
 export function closeIdleEngineConnections(): void {
-  for (const pool of [pools.http, pools.https]) {
+  for (const pool of secure ? [httpPool, secure.pool] : [httpPool]) {
     for (const sockets of Object.values(pool.freeSockets)) for (const s of sockets ?? []) s.destroy();
   }
 }
@@ -38,7 +48,6 @@ export interface EngineRequest {
  * saw the request (the retry Node's http docs recommend for `reusedSocket`).
  */
 export function engineRequest(url: URL, req: EngineRequest, retried = false): Promise<IncomingMessage> {
-  const secure = url.protocol === "https:";
   const headers: Record<string, string | number> = { ...req.headers };
   if (req.body !== undefined) headers["content-length"] = Buffer.byteLength(req.body);
   return new Promise((resolve, reject) => {
@@ -48,9 +57,11 @@ export function engineRequest(url: URL, req: EngineRequest, retried = false): Pr
       responded = true;
       resolve(res);
     };
-    const out = secure
-      ? https.request({ ...options, agent: pools.https }, onResponse)
-      : http.request({ ...options, agent: pools.http }, onResponse);
+    let out: http.ClientRequest;
+    if (url.protocol === "https:") {
+      const { https, pool } = securePool();
+      out = https.request({ ...options, agent: pool }, onResponse);
+    } else out = http.request({ ...options, agent: httpPool }, onResponse);
     out.on("error", (err: NodeJS.ErrnoException) => {
       if (responded) return; // the response stream reports its own errors
       const staleSocket = out.reusedSocket && err.code === "ECONNRESET" && !req.signal?.aborted;
