@@ -89,6 +89,20 @@ export interface Picker {
     rng: Rng,
     slots: Int32Array,
   ): number;
+  /**
+   * Optional fused path for a profile with one scorer: chooses what `pick` would choose on
+   * `weight × clamp01(raw[i])` (the runner's clamp, `clampScore`), computing each score on the
+   * way instead of in a pass of its own. At 1,000 candidates a pass over the scores is ~2 µs.
+   */
+  pickWeighted?(
+    request: SelectionRequest,
+    nodes: readonly NodeSnapshot[],
+    n: number,
+    raw: Float64Array,
+    weight: number,
+    rng: Rng,
+    slots: Int32Array,
+  ): number;
 }
 
 /** A scorer with its weight in the profile's sum. */
@@ -213,7 +227,19 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
     at: Int32Array,
   ): Selection | undefined => {
     const scorers = profile.scorers;
-    if (scorers.length === 0 && profile.picker.usesScores !== false) total.fill(0, 0, n);
+    const picker = profile.picker;
+    if (scorers.length === 1 && picker.pickWeighted !== undefined) {
+      // One scorer: its scores are clamped and weighted by the picker on its one pass.
+      const { scorer, weight } = scorers[0] as WeightedScorer;
+      const t0 = observe ? performance.now() : 0;
+      scorer.score(request, nodes, n, total, at);
+      const t1 = observe ? performance.now() : 0;
+      if (observe) observe("score", scorer.name, (t1 - t0) / 1000);
+      const index = picker.pickWeighted(request, nodes, n, total, weight, rng, at);
+      if (observe) observe("pick", picker.name, (performance.now() - t1) / 1000);
+      return selectionAt(profile, nodes, n, index);
+    }
+    if (scorers.length === 0 && picker.usesScores !== false) total.fill(0, 0, n);
     for (let k = 0; k < scorers.length; k++) {
       const { scorer, weight } = scorers[k] as WeightedScorer;
       const t0 = observe ? performance.now() : 0;
@@ -226,19 +252,9 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
       if (observe) observe("score", scorer.name, (performance.now() - t0) / 1000);
     }
     const t0 = observe ? performance.now() : 0;
-    const index = profile.picker.pick(request, nodes, n, total, rng, at);
-    if (observe) observe("pick", profile.picker.name, (performance.now() - t0) / 1000);
-    if (!(index >= 0 && index < n)) return undefined;
-    const node = nodes[index] as NodeSnapshot;
-    let reason = profile.reason;
-    for (const { scorer } of profile.scorers) {
-      const r = scorer.reason?.(index);
-      if (r !== undefined) {
-        reason = r;
-        break;
-      }
-    }
-    return { node, reason };
+    const index = picker.pick(request, nodes, n, total, rng, at);
+    if (observe) observe("pick", picker.name, (performance.now() - t0) / 1000);
+    return selectionAt(profile, nodes, n, index);
   };
 
   const strategy: PipelineStrategy = {
@@ -277,6 +293,31 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
     };
   }
   return strategy;
+}
+
+/** The Selection for the picked index (none when out of range), with the first scorer's reason. */
+function selectionAt(
+  profile: Profile,
+  nodes: readonly NodeSnapshot[],
+  n: number,
+  index: number,
+): Selection | undefined {
+  if (!(index >= 0 && index < n)) return undefined;
+  const node = nodes[index] as NodeSnapshot;
+  let reason = profile.reason;
+  for (const { scorer } of profile.scorers) {
+    const r = scorer.reason?.(index);
+    if (r !== undefined) {
+      reason = r;
+      break;
+    }
+  }
+  return { node, reason };
+}
+
+/** The runner's clamp: weight × the score clamped to 0..1, NaN counting as 0. */
+export function clampScore(v: number, weight: number): number {
+  return weight * (v >= 0 ? Math.min(v, 1) : 0);
 }
 
 /** total[i] = weight × clamp01(part[i]) for the first n. */

@@ -1,4 +1,5 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
+import { gpuUsageOf } from "../node-figures.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv, PluginParams } from "../plugin-kit.js";
 import { numParam } from "../plugin-kit.js";
@@ -16,9 +17,9 @@ export function createGpuThresholdFilter(params: PluginParams | undefined, env: 
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        const gpu = node.gpuUsagePercent;
-        // Written as "not over" so undefined and NaN pass, like every unknown figure here.
-        if (!(gpu !== undefined && gpu > threshold && gpu <= 100)) output[m++] = node;
+        const gpu = gpuUsageOf(node);
+        // Written as "not over" so an absent figure (NaN) passes, like every unknown figure here.
+        if (!(gpu > threshold && gpu <= 100)) output[m++] = node;
       }
       return m;
     },

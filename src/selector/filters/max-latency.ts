@@ -1,7 +1,7 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
-import { adjustedLatencyMs, knownLatencyMs } from "../scorers/adjusted-latency.js";
+import { adjustedLatencyMs, latencyOf } from "../scorers/adjusted-latency.js";
 import type { SelectionRequest } from "../types.js";
 
 /** The request's latency limit (ms), +Infinity when it states none. */
@@ -25,8 +25,8 @@ export function createMaxLatencyFilter(_params: unknown, env: PluginEnv): Filter
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
         const avg =
-          limit === Number.POSITIVE_INFINITY ? undefined : knownLatencyMs(node, env.fleet, slots?.[i] ?? -1);
-        if (avg === undefined || adjustedLatencyMs(node, avg) <= limit) output[m++] = node;
+          limit === Number.POSITIVE_INFINITY ? Number.NaN : latencyOf(node, env.fleet, slots?.[i] ?? -1);
+        if (Number.isNaN(avg) || adjustedLatencyMs(node, avg) <= limit) output[m++] = node;
       }
       return m;
     },

@@ -1,9 +1,9 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { activeRequests, finiteOr } from "../node-figures.js";
+import { activeRequests, finiteOr, gpuUsageOf, vramUsageOf } from "../node-figures.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv, PluginParams } from "../plugin-kit.js";
 import { numParam } from "../plugin-kit.js";
-import { metricsLevel } from "./metrics-level.js";
+import { levelOf } from "./metrics-level.js";
 
 /**
  * Seed 000 steps 2–3 plus the load filter, for one fallback level, in a single pass: keeps nodes
@@ -28,12 +28,12 @@ export function createMetricsGateFilter(params: PluginParams | undefined, env: P
         // itself: checking it first spares most busy nodes the reads of GPU, VRAM and engine
         // figures, each its own cache miss at 10,000 nodes. The verdict does not depend on order.
         if (finiteOr(node.inFlight, 0) > activeMax) continue;
-        if (metricsLevel(node) !== level) continue;
-        const gpu = node.gpuUsagePercent;
-        const vram = node.vramUsagePercent;
-        // "Not over" form: undefined, NaN and out-of-range figures are unknown and pass.
-        if (gpu !== undefined && gpu > gpuMax && gpu <= 100) continue;
-        if (vram !== undefined && vram > vramMax && vram <= 100) continue;
+        const gpu = gpuUsageOf(node);
+        const vram = vramUsageOf(node);
+        if (levelOf(gpu, vram, node) !== level) continue;
+        // "Not over" form: absent (NaN) and out-of-range figures are unknown and pass.
+        if (gpu > gpuMax && gpu <= 100) continue;
+        if (vram > vramMax && vram <= 100) continue;
         if (activeRequests(node) > activeMax) continue;
         output[m++] = node;
       }

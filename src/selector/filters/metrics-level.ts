@@ -1,5 +1,5 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { percent } from "../node-figures.js";
+import { gpuUsageOf, isPercent, vramUsageOf } from "../node-figures.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginParams } from "../plugin-kit.js";
 import { numParam } from "../plugin-kit.js";
@@ -13,8 +13,13 @@ import { numParam } from "../plugin-kit.js";
  * Level 4 (everyone over threshold → pure round robin) is a property of the set, not of a node.
  */
 export function metricsLevel(node: NodeSnapshot): 0 | 1 | 2 | 3 {
-  const gpu = percent(node.gpuUsagePercent) !== undefined;
-  const vram = percent(node.vramUsagePercent) !== undefined;
+  return levelOf(gpuUsageOf(node), vramUsageOf(node), node);
+}
+
+/** metricsLevel, for a node whose GPU and VRAM figures were read already (NaN when absent). */
+export function levelOf(gpuUsage: number, vramUsage: number, node: NodeSnapshot): 0 | 1 | 2 | 3 {
+  const gpu = isPercent(gpuUsage);
+  const vram = isPercent(vramUsage);
   if (gpu && vram) return 0;
   if (gpu || vram) return 1;
   return node.engine?.healthy === true ? 2 : 3;

@@ -1,4 +1,5 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
+import { vramUsageOf } from "../node-figures.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv, PluginParams } from "../plugin-kit.js";
 import { numParam } from "../plugin-kit.js";
@@ -16,8 +17,8 @@ export function createVramThresholdFilter(params: PluginParams | undefined, env:
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        const vram = node.vramUsagePercent;
-        if (!(vram !== undefined && vram > threshold && vram <= 100)) output[m++] = node;
+        const vram = vramUsageOf(node);
+        if (!(vram > threshold && vram <= 100)) output[m++] = node;
       }
       return m;
     },

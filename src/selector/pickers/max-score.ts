@@ -28,5 +28,24 @@ export function createMaxScorePicker(): Picker {
       }
       return index;
     },
+    pickWeighted(_request, _nodes, n, raw, weight, rng) {
+      // pick() over clampScore(raw[i], weight), written out so the loop stays one tight pass.
+      let best = Number.NEGATIVE_INFINITY;
+      let index = -1;
+      let ties = 0;
+      for (let i = 0; i < n; i++) {
+        const v = raw[i] as number;
+        const s = weight * (v >= 0 ? Math.min(v, 1) : 0);
+        if (s > best + EPSILON) {
+          best = s;
+          index = i;
+          ties = 1;
+        } else if (s >= best - EPSILON) {
+          ties++;
+          if (rng() * ties < 1) index = i;
+        }
+      }
+      return index;
+    },
   };
 }

@@ -1,5 +1,5 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { finite, slotLoad } from "../node-figures.js";
+import { avgResponseOf, ewmaResponseOf, slotLoad } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
 import { ensureLength } from "../plugin-kit.js";
@@ -10,11 +10,19 @@ import type { FleetState } from "../state/fleet-state.js";
  * if untried. `slot` (the node's candidate position, when known) finds our EWMA without a lookup.
  */
 export function knownLatencyMs(node: NodeSnapshot, fleet: FleetState, slot = -1): number | undefined {
-  const v =
-    finite(node.avgResponseMs) ??
-    finite(node.ewmaResponseMs) ??
-    (slot >= 0 ? fleet.ewmaAt(slot, node) : fleet.peek(node.id)?.ewmaMs);
-  return v !== undefined && v >= 0 ? v : undefined;
+  const v = latencyOf(node, fleet, slot);
+  return Number.isNaN(v) ? undefined : v;
+}
+
+/** knownLatencyMs for loops over numbers: NaN if untried. */
+export function latencyOf(node: NodeSnapshot, fleet: FleetState, slot: number): number {
+  let v = avgResponseOf(node);
+  if (!Number.isFinite(v)) {
+    v = ewmaResponseOf(node);
+    if (!Number.isFinite(v))
+      v = slot >= 0 ? fleet.ewmaMsAt(slot, node) : (fleet.peek(node.id)?.ewmaMs ?? Number.NaN);
+  }
+  return v >= 0 ? v : Number.NaN;
 }
 
 /** Seed 003: avg_latency × (1 + current_load × 0.5), load = slot occupancy 0..1. */
@@ -36,10 +44,10 @@ export function createAdjustedLatencyScorer(_params: unknown, env: PluginEnv): S
       let fastest = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const avg = knownLatencyMs(node, env.fleet, slots[i] as number);
-        out[i] = avg ?? -1;
+        const avg = latencyOf(node, env.fleet, slots[i] as number);
+        out[i] = avg >= 0 ? avg : -1;
         load[i] = slotLoad(node);
-        if (avg !== undefined && avg < fastest) fastest = avg;
+        if (avg < fastest) fastest = avg;
       }
       if (fastest === Number.POSITIVE_INFINITY) fastest = 1; // nothing measured: load alone decides
       let best = Number.POSITIVE_INFINITY;

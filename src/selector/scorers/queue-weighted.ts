@@ -1,5 +1,5 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { activeRequests, percent } from "../node-figures.js";
+import { activeRequests, gpuUsageOf, isPercent } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginParams } from "../plugin-kit.js";
 import { ensureLength, numParam } from "../plugin-kit.js";
@@ -24,12 +24,12 @@ export function createQueueWeightedScorer(params?: PluginParams): Scorer {
       let known = 0;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const gpu = percent(node.gpuUsagePercent);
-        if (gpu !== undefined) {
+        const gpu = gpuUsageOf(node);
+        if (isPercent(gpu)) {
           sum += gpu;
           known++;
-        }
-        gpus[i] = gpu ?? Number.NaN;
+          gpus[i] = gpu;
+        } else gpus[i] = Number.NaN;
         out[i] = activeRequests(node);
       }
       const meanGpu = known > 0 ? sum / known : 0;

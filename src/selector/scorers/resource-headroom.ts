@@ -1,10 +1,10 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
 import { nodeVramMib } from "../capability.js";
-import { costPerHour, percent, slotLoad } from "../node-figures.js";
+import { costPerHour, gpuUsageOf, isPercent, slotLoad, vramUsageOf } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
 import type { SelectionRequest } from "../types.js";
-import { adjustedLatencyMs, knownLatencyMs } from "./adjusted-latency.js";
+import { adjustedLatencyMs, latencyOf } from "./adjusted-latency.js";
 
 /**
  * Fraction of the request's seed-003 requirements a node meets (gpuMemoryGb, maxCostPerHourUsd,
@@ -34,8 +34,8 @@ export function requirementMatch(
   }
   if (req.maxLatencyMs !== undefined && Number.isFinite(req.maxLatencyMs)) {
     asked++;
-    const avg = knownLatencyMs(node, env.fleet, slot);
-    if (avg === undefined || adjustedLatencyMs(node, avg) <= req.maxLatencyMs) met++;
+    const avg = latencyOf(node, env.fleet, slot);
+    if (Number.isNaN(avg) || adjustedLatencyMs(node, avg) <= req.maxLatencyMs) met++;
   }
   return asked === 0 ? 1 : met / asked;
 }
@@ -53,11 +53,11 @@ export function createResourceHeadroomScorer(_params: unknown, env: PluginEnv): 
       const stated = request.requirements !== undefined;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const gpu = percent(node.gpuUsagePercent);
-        const vram = percent(node.vramUsagePercent);
+        const gpu = gpuUsageOf(node);
+        const vram = vramUsageOf(node);
         const free = 1 - slotLoad(node);
-        const gpuScore = gpu === undefined ? 0.5 : (100 - gpu) / 100;
-        const vramScore = vram === undefined ? 0.5 : (100 - vram) / 100;
+        const gpuScore = isPercent(gpu) ? (100 - gpu) / 100 : 0.5;
+        const vramScore = isPercent(vram) ? (100 - vram) / 100 : 0.5;
         const match = stated ? requirementMatch(request, node, env, slots[i] as number) : 1;
         out[i] = (free + vramScore + gpuScore + match) / 4;
       }

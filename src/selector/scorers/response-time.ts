@@ -1,5 +1,5 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { responseMs } from "../node-figures.js";
+import { responseTimeOf } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
 import { ensureLength } from "../plugin-kit.js";
@@ -18,10 +18,13 @@ export function createResponseTimeScorer(_params: unknown, env: PluginEnv): Scor
       let min = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
-        const ms = responseMs(node) ?? env.fleet.ewmaAt(slots[i] as number, node);
-        untried[i] = ms === undefined ? 1 : 0;
-        out[i] = ms ?? 0;
-        if (ms !== undefined && ms < min) min = ms;
+        // All numbers, NaN for unknown: a loop that mixes `undefined` into a figure boxes it.
+        let ms = responseTimeOf(node);
+        if (Number.isNaN(ms)) ms = env.fleet.ewmaMsAt(slots[i] as number, node);
+        const none = Number.isNaN(ms);
+        untried[i] = none ? 1 : 0;
+        out[i] = none ? 0 : ms;
+        if (ms < min) min = ms;
       }
       for (let i = 0; i < n; i++) {
         const ms = out[i] as number;

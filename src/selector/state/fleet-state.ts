@@ -179,8 +179,15 @@ export class FleetState implements Lifecycle {
 
   /** Our own EWMA of the durations seen on the candidate at `slot` (ms); undefined before any. */
   ewmaAt(slot: number, node: NodeSnapshot): number | undefined {
-    const v = this.table.ewmaMs[this.indexAt(slot, node)] as number;
+    const v = this.ewmaMsAt(slot, node);
     return Number.isNaN(v) ? undefined : v;
+  }
+
+  /** ewmaAt for loops over numbers: NaN before any outcome. */
+  ewmaMsAt(slot: number, node: NodeSnapshot): number {
+    // The row first: binding a new record may grow the table, replacing its arrays.
+    const ix = this.indexAt(slot, node);
+    return this.table.ewmaMs[ix] as number;
   }
 
   /** The fleet's speed calibration for `model` (FleetCalibration), created on first use. */

@@ -14,14 +14,21 @@ export interface LatencyPrediction {
   waitMs: number;
 }
 
+// The model's constants, unexported: an exported binding lives in a module cell, which
+// optimised code reads as an arbitrary tagged value, so a loop that selects between one and a
+// computed double boxes the double (a heap number per node and figure). The loop reads these.
+const kvHigh = 0.9;
+const prefillChunkTokens = 2048;
+const worstMs = 1e12;
+
 /** KV-cache usage above which an engine starts queueing or preempting sequences. */
-export const KV_HIGH = 0.9;
+export const KV_HIGH = kvHigh;
 
 /** Prompt tokens an engine prefills per step (vLLM's default max_num_batched_tokens on most GPUs). */
-export const PREFILL_CHUNK_TOKENS = 2048;
+export const PREFILL_CHUNK_TOKENS = prefillChunkTokens;
 
 /** A prediction no candidate can lose to; used when the inputs are garbage. */
-export const WORST_MS = 1e12;
+export const WORST_MS = worstMs;
 
 /** The request's side of a prediction and how to score it, set once per decision. */
 export class RequestFigures {
@@ -182,7 +189,7 @@ export function predictRows(
   const outputSteps = Math.max(0, expectedOutput - 1);
   const hotModel = table.hotModel;
   // Prefill steps of a prompt with nothing cached, the common case (see below).
-  const fullSteps = Math.max(1, Math.ceil(Math.max(0, prompt) / PREFILL_CHUNK_TOKENS));
+  const fullSteps = Math.max(1, Math.ceil(Math.max(0, prompt) / prefillChunkTokens));
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const node = nodes[i] as NodeSnapshot;
@@ -214,13 +221,13 @@ export function predictRows(
       const waiting = Math.max(0, finiteOr(engine.waitingRequests, 0));
       if (running + waiting > batchSize) batchSize = running + waiting;
       const kv = finiteOr(engine.kvCacheUsage, 0);
-      if (cached > 0 && kv > KV_HIGH) cached *= kvDiscount;
-      if (waiting > 0 || kv > KV_HIGH) {
+      if (cached > 0 && kv > kvHigh) cached *= kvDiscount;
+      if (waiting > 0 || kv > kvHigh) {
         // Admission waits for running jobs to finish; one has on average half its output to go.
         const meanOut = ownJobs > 0 ? (outputSum[ix] as number) / ownJobs : expectedOutput;
         const slots = Math.max(1, running);
         const remainMs = (meanOut / 2) * (decode + slope * slots);
-        const pressure = kv > KV_HIGH ? Math.min(1, (kv - KV_HIGH) / (1 - KV_HIGH)) : 0;
+        const pressure = kv > kvHigh ? Math.min(1, (kv - kvHigh) / (1 - kvHigh)) : 0;
         admitMs = ((waiting + pressure) * remainMs) / slots;
       }
     }
@@ -234,11 +241,7 @@ export function predictRows(
     // TTFT grows with its batch even when its prefill queue is empty; ignoring this overloads
     // fast GPUs.
     const prefillSteps =
-      batchSize > 0
-        ? cached === 0
-          ? fullSteps
-          : Math.max(1, Math.ceil(uncached / PREFILL_CHUNK_TOKENS))
-        : 0;
+      batchSize > 0 ? (cached === 0 ? fullSteps : Math.max(1, Math.ceil(uncached / prefillChunkTokens))) : 0;
     const ttftRaw =
       (overheadMs[ix] as number) +
       wait +
@@ -248,8 +251,8 @@ export function predictRows(
     const totalRaw = ttftRaw + outputSteps * perToken;
     // Finite and ≥ 0; ttft is then finite too, as total = ttft + a product of non-negatives.
     const ok = totalRaw >= 0 && totalRaw < Number.POSITIVE_INFINITY;
-    const ttft = ok ? ttftRaw : WORST_MS;
-    const total = ok ? totalRaw : WORST_MS;
+    const ttft = ok ? ttftRaw : worstMs;
+    const total = ok ? totalRaw : worstMs;
     if (keepParts) {
       ttftMs[i] = ttft;
       totalMs[i] = total;
