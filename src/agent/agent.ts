@@ -11,14 +11,13 @@ import {
   JobErrorKind,
   type NodeMessageSchema,
 } from "../gen/llmlb/v1/node_pb.js";
-import { Channel } from "../util/channel.js";
 import type { AgentConfig } from "./agent-config.js";
 import type { HostSample } from "./collectors/host.js";
 import type { GpuCollector, GpuReading } from "./collectors/types.js";
 import { closeIdleEngineConnections } from "./engines/engine-client.js";
 import type { EngineAdapter, EngineModel, EngineProbe } from "./engines/types.js";
 import { type ChunkInit, runJob } from "./job-runner.js";
-import { openNodeStream, StreamCode, StreamError } from "./node-stream-client.js";
+import { type NodeStream, openNodeStream, StreamCode, StreamError } from "./node-stream-client.js";
 
 type NodeMessageInit = MessageInitShape<typeof NodeMessageSchema>;
 
@@ -67,7 +66,7 @@ export class NodeAgent {
   private readonly running = new Map<string, AbortController>();
   private draining = false;
   private stopped = false;
-  private out: Channel<NodeMessageInit> | undefined;
+  private out: NodeStream | undefined;
   private seq = 0n;
   private hbSeq = 0n;
   private models: EngineModel[] = [];
@@ -165,25 +164,21 @@ export class NodeAgent {
   }
 
   private async session(): Promise<void> {
-    const out = new Channel<NodeMessageInit>();
-    this.out = out;
     this.seq = 0n;
     this.connectionAbort = new AbortController();
+    const out = openNodeStream({
+      server: this.cfg.server,
+      token: this.cfg.token,
+      signal: this.connectionAbort.signal,
+      // Small chunk messages must not wait for Nagle's algorithm (40 ms stalls against delayed ACKs).
+      createConnection: dialNoDelay,
+      userAgent: `llmlb-agent/${AGENT_VERSION}`,
+    });
+    this.out = out;
     this.sendMsg({ case: "register", value: this.registration() });
     let hbTimer: NodeJS.Timeout | undefined;
     try {
-      const responses = openNodeStream(
-        {
-          server: this.cfg.server,
-          token: this.cfg.token,
-          signal: this.connectionAbort.signal,
-          // Small chunk messages must not wait for Nagle's algorithm (40 ms stalls against delayed ACKs).
-          createConnection: dialNoDelay,
-          userAgent: `llmlb-agent/${AGENT_VERSION}`,
-        },
-        out,
-      );
-      for await (const msg of responses) {
+      for await (const msg of out.messages) {
         if (msg.msg.case === "registerAck") {
           const ack = msg.msg.value;
           this.connected = true;
@@ -284,7 +279,7 @@ export class NodeAgent {
   private sendMsg(msg: NodeMessageInit["msg"]): void {
     if (!this.out || this.out.closed) return;
     this.seq++;
-    this.out.push({ seq: this.seq, msg } as NodeMessageInit);
+    this.out.send({ seq: this.seq, msg } as NodeMessageInit);
   }
 
   private gpuReading(): GpuReading {

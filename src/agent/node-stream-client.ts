@@ -91,16 +91,27 @@ const DEFAULT_PING_INTERVAL_MS = 10_000;
 const DEFAULT_PING_TIMEOUT_MS = 15_000;
 const DEFAULT_READ_MAX_BYTES = 256 * 1024 * 1024;
 
-/**
- * Opens the node stream: sends `outgoing` (ending the request side when it ends) and yields the
- * control plane's messages. The iteration ends cleanly on an OK status, and throws a StreamError
- * for anything else: a status from the control plane, a refused connection, a lost one, a frame
- * that does not parse, or the abort signal.
- */
-export function openNodeStream(
-  opts: NodeStreamOptions,
-  outgoing: AsyncIterable<NodeMessageInit>,
-): AsyncIterable<ControlMessage> {
+/** One open node stream. */
+export interface NodeStream {
+  /**
+   * The control plane's messages. The iteration ends cleanly on an OK status, and throws a
+   * StreamError for anything else: a status from the control plane, a refused connection, a lost
+   * one, a frame that does not parse, or the abort signal.
+   */
+  readonly messages: AsyncIterable<ControlMessage>;
+  /**
+   * Sends a message. Messages sent in the same tick leave in one write (one DATA frame where they
+   * fit): a batch step of the engine ends many jobs' reads at once. Ignored once the stream ended.
+   */
+  send(message: NodeMessageInit): void;
+  /** Half-closes: the agent has nothing more to say (the control plane then ends the call). */
+  close(): void;
+  /** True once closed by us or ended. */
+  readonly closed: boolean;
+}
+
+/** Opens the node stream (the connection, then the call). */
+export function openNodeStream(opts: NodeStreamOptions): NodeStream {
   const incoming = new Channel<ControlMessage>();
   const url = new URL(opts.server);
   const readMaxBytes = opts.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
@@ -206,39 +217,34 @@ export function openNodeStream(
   stream.on("end", settle);
   stream.on("close", settle);
 
-  void writeAll(stream, outgoing, () => ended);
-  return incoming;
-}
-
-/** Sends each outgoing message as it comes, waiting out backpressure, then half-closes. */
-async function writeAll(
-  stream: http2.ClientHttp2Stream,
-  outgoing: AsyncIterable<NodeMessageInit>,
-  ended: () => boolean,
-): Promise<void> {
-  try {
-    for await (const msg of outgoing) {
-      if (ended() || stream.destroyed) return;
-      const bytes = toBinary(NodeMessageSchema, create(NodeMessageSchema, msg));
-      if (!stream.write(encodeFrame(bytes))) await drained(stream);
-    }
-    if (!stream.destroyed) stream.end();
-  } catch {
-    // The outgoing side failed: nothing more can be said on this stream.
-    if (!stream.destroyed) stream.close(CANCEL);
-  }
-}
-
-function drained(stream: http2.ClientHttp2Stream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off("drain", done);
-      stream.off("close", done);
-      resolve();
-    };
-    stream.once("drain", done);
-    stream.once("close", done);
-  });
+  let halfClosed = false;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
+  return {
+    messages: incoming,
+    send(message) {
+      if (ended || halfClosed || stream.destroyed) return;
+      const frame = encodeFrame(toBinary(NodeMessageSchema, create(NodeMessageSchema, message)));
+      if (!corked) {
+        corked = true;
+        stream.cork();
+        process.nextTick(uncork);
+      }
+      // Unbounded like any queue of the agent's: what a job says is small beside what it waits on.
+      stream.write(frame);
+    },
+    close() {
+      if (halfClosed) return;
+      halfClosed = true;
+      if (!stream.destroyed) stream.end();
+    },
+    get closed() {
+      return ended || halfClosed;
+    },
+  };
 }
 
 const unreachable = (err: Error) =>

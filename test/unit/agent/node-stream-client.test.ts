@@ -3,7 +3,12 @@ import http2 from "node:http2";
 import net from "node:net";
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
-import { openNodeStream, StreamCode, StreamError } from "../../../src/agent/node-stream-client.js";
+import {
+  type NodeStream,
+  openNodeStream,
+  StreamCode,
+  StreamError,
+} from "../../../src/agent/node-stream-client.js";
 import {
   type ControlMessage,
   ControlMessageSchema,
@@ -11,12 +16,10 @@ import {
   NodeMessageSchema,
 } from "../../../src/gen/llmlb/v1/node_pb.js";
 import { encodeFrame, splitFrames } from "../../../src/grpc/framing.js";
-import { Channel } from "../../../src/util/channel.js";
 
 // The agent's node-stream client against real HTTP/2 peers on port 0: a gRPC-speaking test server
 // (whatever each case needs it to do wrong), and a TCP peer that never answers.
 
-type NodeInit = MessageInitShape<typeof NodeMessageSchema>;
 const closers: (() => void)[] = [];
 afterEach(() => {
   for (const c of closers.splice(0)) c();
@@ -57,31 +60,24 @@ function readNodeMessages(stream: http2.ServerHttp2Stream): NodeMessage[] {
 const control = (init: MessageInitShape<typeof ControlMessageSchema>) =>
   encodeFrame(toBinary(ControlMessageSchema, create(ControlMessageSchema, init)));
 
-function open(
-  server: string,
-  out: AsyncIterable<NodeInit>,
-  extra: Partial<Parameters<typeof openNodeStream>[0]> = {},
-) {
+function open(server: string, extra: Partial<Parameters<typeof openNodeStream>[0]> = {}) {
   const abort = new AbortController();
-  const stream = openNodeStream(
-    {
-      server,
-      token: "nt-secret",
-      signal: abort.signal,
-      createConnection: (u) => net.connect({ host: u.hostname, port: Number(u.port) }),
-      userAgent: "llmlb-agent/test",
-      ...extra,
-    },
-    out,
-  );
+  const stream = openNodeStream({
+    server,
+    token: "nt-secret",
+    signal: abort.signal,
+    createConnection: (u) => net.connect({ host: u.hostname, port: Number(u.port) }),
+    userAgent: "llmlb-agent/test",
+    ...extra,
+  });
   return { stream, abort };
 }
 
 /** Everything the stream yields, then how it ended (undefined: an OK status). */
-async function drain(stream: AsyncIterable<ControlMessage>) {
+async function drain(stream: NodeStream) {
   const got: ControlMessage[] = [];
   try {
-    for await (const m of stream) got.push(m);
+    for await (const m of stream.messages) got.push(m);
     return { got, error: undefined };
   } catch (err) {
     return { got, error: err as StreamError };
@@ -100,13 +96,14 @@ describe("node-stream client", () => {
       // Answer once the client half-closes, as the control plane does.
       stream.on("end", () => stream.end(control({ msg: { case: "drain", value: { reason: "bye" } } })));
     });
-    const out = new Channel<NodeInit>();
-    out.push({ seq: 1n, msg: { case: "register", value: { nodeId: "n1" } } });
-    out.push({ seq: 2n, msg: { case: "heartbeat", value: { sequence: 1n } } });
-    const { stream } = open(url, out);
+    const { stream } = open(url);
+    stream.send({ seq: 1n, msg: { case: "register", value: { nodeId: "n1" } } });
+    stream.send({ seq: 2n, msg: { case: "heartbeat", value: { sequence: 1n } } });
     const result = drain(stream);
     await new Promise((r) => setTimeout(r, 50));
-    out.close();
+    stream.send({ seq: 3n, msg: { case: "heartbeat", value: { sequence: 2n } } });
+    stream.close();
+    stream.send({ seq: 4n, msg: { case: "heartbeat", value: { sequence: 3n } } }); // after close: dropped
     const { got, error } = await result;
     expect(error).toBeUndefined();
     expect(got.map((m) => m.msg.case)).toEqual(["ping", "drain"]);
@@ -117,7 +114,9 @@ describe("node-stream client", () => {
     expect(seen?.messages.map((m) => [m.seq, m.msg.case])).toEqual([
       [1n, "register"],
       [2n, "heartbeat"],
+      [3n, "heartbeat"],
     ]);
+    expect(stream.closed).toBe(true);
   });
 
   it("reports the peer's status and percent-decoded message (trailers-only answer)", async () => {
@@ -132,7 +131,7 @@ describe("node-stream client", () => {
         { endStream: true },
       );
     });
-    const { error } = await drain(open(url, new Channel<NodeInit>()).stream);
+    const { error } = await drain(open(url).stream);
     expect(error).toBeInstanceOf(StreamError);
     expect(error?.code).toBe(StreamCode.UNAUTHENTICATED);
     expect(error?.codeName).toBe("UNAUTHENTICATED");
@@ -148,9 +147,9 @@ describe("node-stream client", () => {
       );
       stream.end(control({ msg: { case: "ping", value: { pingId: 3n } } }));
     });
-    const out = new Channel<NodeInit>(); // stays open, as the agent's does
-    out.push({ seq: 1n, msg: { case: "register", value: { nodeId: "n1" } } });
-    const { got, error } = await drain(open(url, out).stream);
+    const { stream } = open(url); // never half-closed, as the agent's is not
+    stream.send({ seq: 1n, msg: { case: "register", value: { nodeId: "n1" } } });
+    const { got, error } = await drain(stream);
     expect(got.map((m) => m.msg.case)).toEqual(["ping"]);
     expect(error?.code).toBe(9); // FAILED_PRECONDITION
     expect(error?.message).toBe("node id in use");
@@ -161,7 +160,7 @@ describe("node-stream client", () => {
       stream.respond({ ":status": 200, "content-type": "application/grpc+proto" });
       stream.end();
     });
-    const { error } = await drain(open(url, new Channel<NodeInit>()).stream);
+    const { error } = await drain(open(url).stream);
     expect(error?.code).toBe(StreamCode.UNKNOWN);
     expect(error?.message).toMatch(/without a gRPC status/);
   });
@@ -171,7 +170,7 @@ describe("node-stream client", () => {
       stream.respond({ ":status": 503, "content-type": "text/plain" });
       stream.end("upstream down");
     });
-    const { error } = await drain(open(url, new Channel<NodeInit>()).stream);
+    const { error } = await drain(open(url).stream);
     expect(error?.code).toBe(StreamCode.UNAVAILABLE);
     expect(error?.message).toMatch(/HTTP 503/);
   });
@@ -183,7 +182,7 @@ describe("node-stream client", () => {
       header.writeUInt32BE(64 * 1024 * 1024, 1); // announces 64 MiB, sends none of it
       stream.write(header);
     });
-    const { error } = await drain(open(url, new Channel<NodeInit>(), { readMaxBytes: 1024 }).stream);
+    const { error } = await drain(open(url, { readMaxBytes: 1024 }).stream);
     expect(error?.code).toBe(8); // RESOURCE_EXHAUSTED
     expect(error?.message).toMatch(/larger than the limit of 1024 bytes/);
   });
@@ -193,7 +192,7 @@ describe("node-stream client", () => {
       stream.respond({ ":status": 200, "content-type": "application/grpc+proto" });
       stream.write(encodeFrame(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])));
     });
-    const { error } = await drain(open(url, new Channel<NodeInit>()).stream);
+    const { error } = await drain(open(url).stream);
     expect(error?.code).toBe(StreamCode.INTERNAL);
     expect(error?.message).toMatch(/does not parse/);
   });
@@ -205,8 +204,8 @@ describe("node-stream client", () => {
       stream.respond({ ":status": 200, "content-type": "application/grpc+proto" });
       stream.write(control({ msg: { case: "ping", value: { pingId: 1n } } }));
     });
-    const { stream, abort } = open(url, new Channel<NodeInit>());
-    const it = stream[Symbol.asyncIterator]();
+    const { stream, abort } = open(url);
+    const it = stream.messages[Symbol.asyncIterator]();
     expect((await it.next()).value?.msg.case).toBe("ping");
     abort.abort();
     await expect(it.next()).rejects.toMatchObject({ code: StreamCode.CANCELLED });
@@ -224,9 +223,7 @@ describe("node-stream client", () => {
     });
     const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
     const started = Date.now();
-    const { error } = await drain(
-      open(url, new Channel<NodeInit>(), { pingIntervalMs: 100, pingTimeoutMs: 200 }).stream,
-    );
+    const { error } = await drain(open(url, { pingIntervalMs: 100, pingTimeoutMs: 200 }).stream);
     expect(error?.code).toBe(StreamCode.UNAVAILABLE);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
@@ -238,7 +235,7 @@ describe("node-stream client", () => {
     const port = (probe.address() as net.AddressInfo).port;
     probe.close();
     await once(probe, "close");
-    const { error } = await drain(open(`http://127.0.0.1:${port}`, new Channel<NodeInit>()).stream);
+    const { error } = await drain(open(`http://127.0.0.1:${port}`).stream);
     expect(error?.code).toBe(StreamCode.UNAVAILABLE);
     expect(error?.message).toMatch(/ECONNREFUSED/);
   });
