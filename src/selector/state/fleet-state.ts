@@ -86,7 +86,7 @@ export class FleetState implements Lifecycle {
 
   /** Builds the state with the given options. */
   constructor(readonly options: FleetOptions) {
-    this.prefixes = options.prefixes ? new PrefixIndex(options.prefixCapacity) : undefined;
+    this.prefixes = options.prefixes ? new PrefixIndex(options.prefixCapacity, this.table) : undefined;
     this.trackWork = tracksWork(options);
   }
 

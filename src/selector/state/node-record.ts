@@ -309,18 +309,6 @@ export class NodeRecord implements PrefixHolder {
   set swrrCurrent(v: number) {
     this.table.swrr[this.ix] = v;
   }
-  get matched(): number {
-    return this.table.matched[this.ix] as number;
-  }
-  set matched(v: number) {
-    this.table.matched[this.ix] = v;
-  }
-  get matchEpoch(): number {
-    return this.table.matchEpoch[this.ix] as number;
-  }
-  set matchEpoch(v: number) {
-    this.table.matchEpoch[this.ix] = v;
-  }
 
   /**
    * Records the latest snapshot. A real change of GPUs (re-registration with other hardware)

@@ -9,7 +9,10 @@ import {
 import { modelParamsB, speedPrior } from "../../../src/selector/state/speed-prior.js";
 import { gpu } from "./factory.js";
 
-const holder = (): PrefixHolder => ({ blocks: new Map(), matched: 0, matchEpoch: -1 });
+/** Match marks for `n` holders, as a RecordTable keeps them (epoch -1: never matched). */
+const marksFor = (n: number) => ({ matched: new Int32Array(n), matchEpoch: new Int32Array(n).fill(-1) });
+let rows = 0;
+const holder = (): PrefixHolder => ({ blocks: new Map(), ix: rows++ });
 
 describe("PrefixIndex", () => {
   it("keys blocks by a 30-bit fingerprint, the same for the same hash", () => {
@@ -20,20 +23,19 @@ describe("PrefixIndex", () => {
   });
 
   it("finds the longest leading match per holder", () => {
-    const index = new PrefixIndex<PrefixHolder>(100);
+    const index = new PrefixIndex<PrefixHolder>(100, marksFor(1000));
     const a = holder();
     const b = holder();
     index.record(a, blockKeys([1n, 2n, 3n, 4n]));
     index.record(b, blockKeys([1n, 2n, 9n]));
     expect(index.match(blockKeys([1n, 2n, 3n, 5n]))).toBe(3);
-    const epoch = index.currentEpoch;
-    expect([a.matchEpoch === epoch ? a.matched : 0, b.matchEpoch === epoch ? b.matched : 0]).toEqual([3, 2]);
+    expect([index.matchedBy(a), index.matchedBy(b)]).toEqual([3, 2]);
     expect(index.matchOne(b, blockKeys([1n, 2n, 3n]))).toBe(2);
     expect(index.match(blockKeys([7n]))).toBe(0);
   });
 
   it("is an LRU per holder that evicts deep blocks before shared leading ones", () => {
-    const index = new PrefixIndex<PrefixHolder>(4);
+    const index = new PrefixIndex<PrefixHolder>(4, marksFor(1000));
     const a = holder();
     index.record(a, blockKeys([1n, 2n, 3n]));
     index.record(a, blockKeys([1n, 5n, 6n]));
@@ -92,8 +94,39 @@ describe("speed priors", () => {
 });
 
 describe("PrefixIndex at fleet scale", () => {
+  it("marks the current holders of a block the whole fleet holds (the rows follow every change)", () => {
+    const marks = marksFor(1000);
+    const index = new PrefixIndex<PrefixHolder>(64, marks);
+    const system = blockKeys([1n, 2n, 3n]);
+    const fleet = Array.from({ length: 40 }, holder);
+    for (const h of fleet) index.record(h, system);
+    expect(index.match(system)).toBe(3); // above the walk limit: the rows are built here
+    expect(fleet.every((h) => index.matchedBy(h) === 3)).toBe(true);
+    // A new holder joins and one is forgotten; a holder without the block then takes the
+    // forgotten one's row (as a new record takes a released table row).
+    const late = holder();
+    index.record(late, system);
+    const gone = fleet.pop() as PrefixHolder;
+    index.forget(gone);
+    const reused: PrefixHolder = { blocks: new Map(), ix: gone.ix };
+    index.record(reused, blockKeys([9n]));
+    expect(index.match(system)).toBe(3);
+    expect(index.matchedBy(late)).toBe(3);
+    expect(index.matchedBy(reused)).toBe(0);
+    expect(fleet.every((h) => index.matchedBy(h) === 3)).toBe(true);
+    // A deeper level held by some: only they move down.
+    const deep = blockKeys([1n, 2n, 3n, 4n]);
+    for (const h of fleet.slice(0, 5)) index.record(h, deep);
+    expect(index.match(deep)).toBe(4);
+    expect(fleet.map((h) => index.matchedBy(h)).filter((d) => d === 4)).toHaveLength(5);
+    index.forget(fleet[0] as PrefixHolder);
+    expect(index.match(deep)).toBe(4);
+    expect(index.matchedBy(fleet[0] as PrefixHolder)).toBe(0);
+    expect(fleet.map((h) => index.matchedBy(h)).filter((d) => d === 4)).toHaveLength(4);
+  });
+
   it("binary search over many holders agrees with a level walk (leading-run invariant under eviction)", () => {
-    const index = new PrefixIndex<PrefixHolder>(48);
+    const index = new PrefixIndex<PrefixHolder>(48, marksFor(1000));
     const holders = Array.from({ length: 200 }, holder);
     const prompt = (family: number, depth: number) =>
       Array.from({ length: depth }, (_, i) => BigInt(family * 10_000 + i * 7 + (i > 20 ? family : 0)));
@@ -104,11 +137,10 @@ describe("PrefixIndex at fleet scale", () => {
     });
     const query = blockKeys(prompt(1, 50));
     expect(index.match(query)).toBeGreaterThan(20);
-    const epoch = index.currentEpoch;
     for (const h of holders) {
       let walk = 0;
       while (walk < query.length && h.blocks.has(query[walk] as number)) walk++;
-      expect(h.matchEpoch === epoch ? h.matched : 0).toBe(walk);
+      expect(index.matchedBy(h)).toBe(walk);
       expect(index.matchOne(h, query)).toBe(walk);
     }
   });
