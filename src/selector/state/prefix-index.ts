@@ -54,13 +54,16 @@ export interface MatchMarks {
 }
 
 /**
- * The holders of a block held by more than one node, with their rows as an Int32Array, made on
- * the first walk after a change: a walk over a system prompt the whole fleet holds marks
- * ~1,000 rows, and a loop over an Int32Array does that in a third of the time a Set takes.
+ * The holders of a block held by more than one node, with their rows in an Int32Array: a walk
+ * over a system prompt the whole fleet holds marks ~1,000 rows, and a loop over an Int32Array
+ * does that in a third of the time a Set takes. A new holder is appended to the rows; one that
+ * leaves (eviction, a node removed) has them rebuilt, in place, on the next walk.
  */
 class HolderSet<H extends PrefixHolder> {
   readonly members: Set<H>;
-  private rowsCache: Int32Array | undefined;
+  private buffer: Int32Array = new Int32Array(4);
+  /** Rows in `buffer` (the first `count`); -1 while they need rebuilding. */
+  private count = -1;
 
   constructor(a: H, b: H) {
     this.members = new Set([a, b]);
@@ -71,25 +74,38 @@ class HolderSet<H extends PrefixHolder> {
   }
 
   add(h: H): void {
+    const before = this.members.size;
     this.members.add(h);
-    this.rowsCache = undefined;
+    if (this.members.size === before || this.count < 0) return;
+    if (this.count === this.buffer.length) this.buffer = grown(this.buffer, this.count + 1);
+    this.buffer[this.count++] = h.ix;
   }
 
   delete(h: H): void {
-    if (this.members.delete(h)) this.rowsCache = undefined;
+    if (this.members.delete(h)) this.count = -1;
   }
 
-  /** The members' rows (rebuilt after any change of members). */
+  /** The members' rows: `rows()[0 .. rowCount)`, valid until the members change. */
   rows(): Int32Array {
-    let rows = this.rowsCache;
-    if (rows === undefined) {
-      rows = new Int32Array(this.members.size);
+    if (this.count < 0) {
+      if (this.buffer.length < this.members.size) this.buffer = new Int32Array(this.members.size * 2);
       let k = 0;
-      for (const h of this.members) rows[k++] = h.ix;
-      this.rowsCache = rows;
+      for (const h of this.members) this.buffer[k++] = h.ix;
+      this.count = k;
     }
-    return rows;
+    return this.buffer;
   }
+
+  /** How many of `rows()` are rows (call `rows()` first). */
+  get rowCount(): number {
+    return this.count;
+  }
+}
+
+function grown(a: Int32Array, min: number): Int32Array {
+  const b = new Int32Array(Math.max(min, a.length * 2));
+  b.set(a);
+  return b;
 }
 
 /**
@@ -170,7 +186,8 @@ export class PrefixIndex<H extends PrefixHolder> {
     if (first instanceof HolderSet) {
       if (first.size > PrefixIndex.WALK_LIMIT) deepest = this.lastLevel(keys, first.size);
       const rows = first.rows();
-      for (let j = 0; j < rows.length; j++) {
+      const count = first.rowCount;
+      for (let j = 0; j < count; j++) {
         const x = rows[j] as number;
         matched[x] = deepest;
         matchEpoch[x] = epoch;
@@ -185,7 +202,8 @@ export class PrefixIndex<H extends PrefixHolder> {
       let moved = false;
       if (entry instanceof HolderSet) {
         const rows = entry.rows();
-        for (let j = 0; j < rows.length; j++) {
+        const count = entry.rowCount;
+        for (let j = 0; j < count; j++) {
           const x = rows[j] as number;
           if (matchEpoch[x] === epoch && matched[x] === level - 1) {
             matched[x] = level;
