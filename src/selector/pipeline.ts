@@ -19,8 +19,10 @@ export type ObserveHook = (stage: Stage, plugin: string, seconds: number) => voi
  * Keeps the nodes among the first `n` of `input` that pass, writing them in order to `output`
  * (which may be `input` itself: filtering in place) and returning how many it kept. A batch API
  * rather than a per-node predicate so each filter runs its own monomorphic loop; build one from
- * a predicate with `predicateFilter`. `slots[i]`, when given, is the candidate position of
- * `input[i]` (for per-node caches, see `Scorer.score`); the runner keeps it in step itself.
+ * a predicate with `predicateFilter`. `slots[i]` is the candidate position of `input[i]` (for
+ * per-node caches, see `Scorer.score`); a filter that keeps `input[i]` as `output[m]` writes
+ * `kept[m] = slots[i]` (`kept` may be `slots` itself), so positions follow the nodes without a
+ * second walk over the lists.
  */
 export interface Filter {
   readonly name: string;
@@ -29,7 +31,8 @@ export interface Filter {
     input: readonly NodeSnapshot[],
     n: number,
     output: NodeSnapshot[],
-    slots?: Int32Array,
+    slots: Int32Array,
+    kept: Int32Array,
   ): number;
   /**
    * True when this request asks nothing of the filter (a requirement it does not state), so
@@ -45,11 +48,14 @@ export function predicateFilter(
 ): Filter {
   return {
     name,
-    filter(request, input, n, output) {
+    filter(request, input, n, output, slots, kept) {
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        if (keep(request, node)) output[m++] = node;
+        if (keep(request, node)) {
+          output[m] = node;
+          kept[m++] = slots[i] as number;
+        }
       }
       return m;
     },
@@ -149,9 +155,8 @@ export interface PipelineStrategy extends Strategy {
 /** Builds a Strategy that runs `profiles` in order over the candidates. */
 export function createPipeline(options: PipelineOptions): PipelineStrategy {
   const { name, profiles, rng, observe, lifecycle } = options;
-  // Filters write into one buffer from the other, so the runner can tell which candidates each
-  // kept (see keepSlots); `slots` follows the kept nodes, `identity` is 0, 1, 2, … for profiles
-  // that filter nothing.
+  // Filters write into one buffer from the other; `slots` holds the candidate positions of the
+  // nodes they kept (filters write them), `identity` is 0, 1, 2, … for profiles that filter nothing.
   let front: NodeSnapshot[] = [];
   let back: NodeSnapshot[] = [];
   let slots = new Int32Array(64);
@@ -182,11 +187,9 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
       if (filter.keepsAll?.(request) === true) continue;
       const t0 = observe ? performance.now() : 0;
       const output = input === front ? back : front;
-      const m = filter.filter(request, input, n, output, positions);
-      if (m < n) {
-        keepSlots(input, n, output, m, positions);
-        positions = slots;
-      }
+      // Positions go from `identity` into `slots`, then stay there (in place: kept[m] with m ≤ i).
+      const m = filter.filter(request, input, n, output, positions, slots);
+      positions = slots;
       input = output;
       n = m;
       if (observe) observe("filter", filter.name, (performance.now() - t0) / 1000);
@@ -195,28 +198,6 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
     kept = input;
     keptSlots = positions;
     return n;
-  };
-
-  /**
-   * Filters keep their nodes in order, so walking both lists once finds each kept node's
-   * candidate position: pointer comparisons only, no node is read.
-   */
-  const keepSlots = (
-    input: readonly NodeSnapshot[],
-    n: number,
-    output: readonly NodeSnapshot[],
-    m: number,
-    positions: Int32Array,
-  ) => {
-    let i = 0;
-    for (let j = 0; j < m; j++) {
-      const node = output[j];
-      while (i < n && input[i] !== node) i++;
-      // A filter that reordered its nodes breaks the walk; any valid position will do then,
-      // since every per-node cache checks the node it finds there.
-      slots[j] = i < n ? (positions[i] as number) : j;
-      i++;
-    }
   };
 
   const runProfile = (

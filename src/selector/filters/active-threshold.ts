@@ -12,11 +12,14 @@ export function createActiveThresholdFilter(params: PluginParams | undefined, en
   const threshold = numParam(params, "threshold", env.activeRequestThreshold);
   return {
     name: "active-threshold",
-    filter(_request, input, n, output) {
+    filter(_request, input, n, output, slots, kept) {
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        if (activeRequests(node) <= threshold) output[m++] = node;
+        if (activeRequests(node) <= threshold) {
+          output[m] = node;
+          kept[m++] = slots[i] as number;
+        }
       }
       return m;
     },

@@ -1,5 +1,4 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { nodeVramMib } from "../capability.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
 import type { SelectionRequest } from "../types.js";
@@ -18,16 +17,18 @@ export function createGpuMemoryFilter(_params: unknown, env: PluginEnv): Filter 
   return {
     name: "gpu-memory",
     keepsAll: (request) => needOf(request) === 0,
-    filter(request, input, n, output, slots) {
+    filter(request, input, n, output, slots, kept) {
       const mib = needOf(request);
       const facts = env.fleet.facts;
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        if (mib === 0) output[m++] = node;
-        // Total VRAM is a registration fact, cached by candidate position when we know it.
-        else if ((slots === undefined ? nodeVramMib(node) : facts.vramMibAt(slots[i] as number, node)) >= mib)
-          output[m++] = node;
+        const slot = slots[i] as number;
+        // Total VRAM is a registration fact, cached by candidate position.
+        if (mib === 0 || facts.vramMibAt(slot, node) >= mib) {
+          output[m] = node;
+          kept[m++] = slot;
+        }
       }
       return m;
     },

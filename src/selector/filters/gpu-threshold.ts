@@ -13,13 +13,16 @@ export function createGpuThresholdFilter(params: PluginParams | undefined, env: 
   const threshold = numParam(params, "threshold", env.gpuThreshold);
   return {
     name: "gpu-threshold",
-    filter(_request, input, n, output) {
+    filter(_request, input, n, output, slots, kept) {
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
         const gpu = gpuUsageOf(node);
         // Written as "not over" so an absent figure (NaN) passes, like every unknown figure here.
-        if (!(gpu > threshold && gpu <= 100)) output[m++] = node;
+        if (!(gpu > threshold && gpu <= 100)) {
+          output[m] = node;
+          kept[m++] = slots[i] as number;
+        }
       }
       return m;
     },

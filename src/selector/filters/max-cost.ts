@@ -1,5 +1,4 @@
 import type { NodeSnapshot } from "../../nodes/types.js";
-import { costPerHour } from "../node-figures.js";
 import type { Filter } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
 import type { SelectionRequest } from "../types.js";
@@ -19,16 +18,19 @@ export function createMaxCostFilter(_params: unknown, env: PluginEnv): Filter {
   return {
     name: "max-cost",
     keepsAll: (request) => budgetOf(request) === Number.POSITIVE_INFINITY,
-    filter(request, input, n, output, slots) {
+    filter(request, input, n, output, slots, kept) {
       const budget = budgetOf(request);
       const facts = env.fleet.facts;
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        // The price is a registration fact, cached by candidate position when we know it.
-        const cost =
-          slots === undefined ? (costPerHour(node) ?? Number.NaN) : facts.costAt(slots[i] as number, node);
-        if (Number.isNaN(cost) || cost <= budget) output[m++] = node;
+        const slot = slots[i] as number;
+        // The price is a registration fact, cached by candidate position.
+        const cost = facts.costAt(slot, node);
+        if (Number.isNaN(cost) || cost <= budget) {
+          output[m] = node;
+          kept[m++] = slot;
+        }
       }
       return m;
     },

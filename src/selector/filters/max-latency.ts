@@ -19,14 +19,17 @@ export function createMaxLatencyFilter(_params: unknown, env: PluginEnv): Filter
   return {
     name: "max-latency",
     keepsAll: (request) => limitOf(request) === Number.POSITIVE_INFINITY,
-    filter(request, input, n, output, slots) {
+    filter(request, input, n, output, slots, kept) {
       const limit = limitOf(request);
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        const avg =
-          limit === Number.POSITIVE_INFINITY ? Number.NaN : latencyOf(node, env.fleet, slots?.[i] ?? -1);
-        if (Number.isNaN(avg) || adjustedLatencyMs(node, avg) <= limit) output[m++] = node;
+        const slot = slots[i] as number;
+        const avg = limit === Number.POSITIVE_INFINITY ? Number.NaN : latencyOf(node, env.fleet, slot);
+        if (Number.isNaN(avg) || adjustedLatencyMs(node, avg) <= limit) {
+          output[m] = node;
+          kept[m++] = slot;
+        }
       }
       return m;
     },

@@ -20,7 +20,7 @@ export function createMetricsGateFilter(params: PluginParams | undefined, env: P
   const activeMax = numParam(params, "activeRequestThreshold", env.activeRequestThreshold);
   return {
     name: "metrics-gate",
-    filter(_request, input, n, output) {
+    filter(_request, input, n, output, slots, kept) {
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
@@ -35,7 +35,8 @@ export function createMetricsGateFilter(params: PluginParams | undefined, env: P
         if (gpu > gpuMax && gpu <= 100) continue;
         if (vram > vramMax && vram <= 100) continue;
         if (activeRequests(node) > activeMax) continue;
-        output[m++] = node;
+        output[m] = node;
+        kept[m++] = slots[i] as number;
       }
       return m;
     },

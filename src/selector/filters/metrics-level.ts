@@ -30,11 +30,14 @@ export function createMetricsLevelFilter(params?: PluginParams): Filter {
   const level = numParam(params, "level", 0);
   return {
     name: "metrics-level",
-    filter(_request, input, n, output) {
+    filter(_request, input, n, output, slots, kept) {
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
-        if (metricsLevel(node) === level) output[m++] = node;
+        if (metricsLevel(node) === level) {
+          output[m] = node;
+          kept[m++] = slots[i] as number;
+        }
       }
       return m;
     },

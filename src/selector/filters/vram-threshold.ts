@@ -13,12 +13,15 @@ export function createVramThresholdFilter(params: PluginParams | undefined, env:
   const threshold = numParam(params, "threshold", env.vramThreshold);
   return {
     name: "vram-threshold",
-    filter(_request, input, n, output) {
+    filter(_request, input, n, output, slots, kept) {
       let m = 0;
       for (let i = 0; i < n; i++) {
         const node = input[i] as NodeSnapshot;
         const vram = vramUsageOf(node);
-        if (!(vram > threshold && vram <= 100)) output[m++] = node;
+        if (!(vram > threshold && vram <= 100)) {
+          output[m] = node;
+          kept[m++] = slots[i] as number;
+        }
       }
       return m;
     },

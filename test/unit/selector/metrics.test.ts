@@ -263,15 +263,32 @@ describe("metrics-gate filter", () => {
         make("vram-threshold"),
         make("active-threshold"),
       ];
+      // Positions ride along: each filter writes the candidate position of every node it keeps.
+      const positions = Int32Array.from(nodes, (_, k) => k);
       let kept: NodeSnapshot[] = [...nodes];
+      let keptAt = positions.slice();
       for (const f of chain) {
         const out: NodeSnapshot[] = [];
-        out.length = f.filter(makeRequest(), kept, kept.length, out);
+        const at = new Int32Array(kept.length);
+        out.length = f.filter(makeRequest(), kept, kept.length, out, keptAt, at);
         kept = out;
+        keptAt = at.subarray(0, out.length);
       }
       const gated: NodeSnapshot[] = [];
-      gated.length = make("metrics-gate", { level }).filter(makeRequest(), nodes, nodes.length, gated);
+      const gatedAt = new Int32Array(nodes.length);
+      gated.length = make("metrics-gate", { level }).filter(
+        makeRequest(),
+        nodes,
+        nodes.length,
+        gated,
+        positions,
+        gatedAt,
+      );
       expect(gated.map((n) => n.id)).toEqual(kept.map((n) => n.id));
+      expect(Array.from(gatedAt.subarray(0, gated.length), (k) => nodes[k]?.id)).toEqual(
+        gated.map((n) => n.id),
+      );
+      expect(Array.from(keptAt)).toEqual(Array.from(gatedAt.subarray(0, gated.length)));
       expect(gated.length).toBeGreaterThan(10);
     }
   });
