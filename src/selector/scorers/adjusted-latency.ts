@@ -40,26 +40,36 @@ export function createAdjustedLatencyScorer(_params: unknown, env: PluginEnv): S
     name: "adjusted-latency",
     score(_request, nodes, n, out, slots) {
       load = ensureLength(load, n);
-      // One pass reads the nodes (latency and load); the rest works on the arrays.
+      // One pass reads the nodes. A tried node gets its adjusted latency there (adjustedLatencyMs,
+      // load -1 marks it); an untried one keeps its load until the fastest known latency is
+      // known. The least of those is at the lightest load (the product is monotone in it), so
+      // the second pass can already divide.
       let fastest = Number.POSITIVE_INFINITY;
+      let best = Number.POSITIVE_INFINITY;
+      let lightest = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
         const avg = latencyOf(node, env.fleet, slots[i] as number);
-        out[i] = avg >= 0 ? avg : -1;
-        load[i] = slotLoad(node);
-        if (avg < fastest) fastest = avg;
+        const busy = slotLoad(node);
+        if (avg >= 0) {
+          const adjusted = avg * (1 + busy * 0.5);
+          out[i] = adjusted;
+          load[i] = -1;
+          if (adjusted < best) best = adjusted;
+          if (avg < fastest) fastest = avg;
+        } else {
+          load[i] = busy;
+          if (busy < lightest) lightest = busy;
+        }
       }
       if (fastest === Number.POSITIVE_INFINITY) fastest = 1; // nothing measured: load alone decides
-      let best = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < n; i++) {
-        const avg = out[i] as number;
-        // adjustedLatencyMs, with the load read above.
-        const adjusted = (avg < 0 ? fastest : avg) * (1 + (load[i] as number) * 0.5);
-        out[i] = adjusted;
-        if (adjusted < best) best = adjusted;
+      if (lightest !== Number.POSITIVE_INFINITY) {
+        const untried = fastest * (1 + lightest * 0.5);
+        if (untried < best) best = untried;
       }
       for (let i = 0; i < n; i++) {
-        const v = out[i] as number;
+        const busy = load[i] as number;
+        const v = busy < 0 ? (out[i] as number) : fastest * (1 + busy * 0.5);
         out[i] = v <= 0 ? 1 : best / v;
       }
     },

@@ -2,10 +2,17 @@ import type { NodeSnapshot } from "../../nodes/types.js";
 import { slotLoad } from "../node-figures.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
+import { ensureLength } from "../plugin-kit.js";
 import type { NodeFacts } from "../state/node-facts.js";
 
 /** Price floor ($/h): free or mislabelled nodes must not divide by zero and win everything. */
 const MIN_COST = 0.01;
+
+/** Throughput per $/h; 0 when that is not a finite number. */
+function valueOf(throughput: number, costPerHour: number): number {
+  const value = throughput / Math.max(MIN_COST, costPerHour);
+  return Number.isFinite(value) ? value : 0;
+}
 
 /**
  * Imputes a price for nodes without a `costPerHourUsd` label: the mean of the labelled
@@ -36,40 +43,54 @@ export function meanKnownCost(
  * shared with the jobs already in its slots); cost is $/h. Score = value / best value.
  */
 export function createCostPerformanceScorer(_params: unknown, env: PluginEnv): Scorer {
+  let priced: Float64Array = new Float64Array(64);
   return {
     name: "cost-performance",
     score(request, nodes, n, out, slots) {
       const fleet = env.fleet;
       const facts = fleet.facts;
       const table = fleet.table;
-      // One pass reads the nodes: throughput into out[], and the mean known price on the way
-      // (meanKnownCost, fused); the second pass divides by the price.
+      // One pass reads the nodes: a priced node gets its value there; an unpriced one keeps its
+      // throughput, and a mark in `priced`, until the mean known price (meanKnownCost, fused)
+      // is known. Its value is monotone in the throughput, so the best of them is at the highest
+      // one, and the second pass can already normalise.
       const model = request.model;
       const modelId = table.modelId(model);
+      priced = ensureLength(priced, n);
       let sum = 0;
       let count = 0;
+      let best = 0;
+      let fastest = Number.NEGATIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
         const slot = slots[i] as number;
         const ix = fleet.indexAt(slot, node);
         fleet.hotAt(ix, modelId, model, false);
         const decodeMs = table.decodeMsPerToken[ix] as number;
-        out[i] = 1000 / (decodeMs * (1 + slotLoad(node)));
+        const throughput = 1000 / (decodeMs * (1 + slotLoad(node)));
         const c = facts.costAt(slot, node);
         if (!Number.isNaN(c)) {
           sum += c;
           count++;
+          const value = valueOf(throughput, c);
+          out[i] = value;
+          priced[i] = 1;
+          if (value > best) best = value;
+        } else {
+          out[i] = throughput;
+          priced[i] = 0;
+          if (throughput > fastest && throughput < Number.POSITIVE_INFINITY) fastest = throughput;
         }
       }
       const fallbackCost = count > 0 ? sum / count : 1;
-      let best = 0;
-      for (let i = 0; i < n; i++) {
-        const known = facts.costPerHour[slots[i] as number] as number;
-        const value = (out[i] as number) / Math.max(MIN_COST, Number.isNaN(known) ? fallbackCost : known);
-        out[i] = Number.isFinite(value) ? value : 0;
-        if ((out[i] as number) > best) best = out[i] as number;
+      if (count < n) {
+        const value = valueOf(fastest, fallbackCost);
+        if (value > best) best = value;
       }
-      for (let i = 0; i < n; i++) out[i] = best > 0 ? (out[i] as number) / best : 1;
+      for (let i = 0; i < n; i++) {
+        const v = priced[i] === 1 ? (out[i] as number) : valueOf(out[i] as number, fallbackCost);
+        out[i] = best > 0 ? v / best : 1;
+      }
     },
   };
 }

@@ -19,28 +19,45 @@ export function createQueueWeightedScorer(params?: PluginParams): Scorer {
     name: "queue-weighted",
     score(_request, nodes, n, out) {
       gpus = ensureLength(gpus, n);
-      // One pass reads the nodes (GPU %, NaN when unknown, and queue); the rest works on arrays.
+      // One pass reads the nodes. A node with a GPU figure gets its cost there; one without keeps
+      // its queue in out[] (GPU NaN) until the mean GPU % is known. The least cost of those is
+      // at the shortest or the longest queue (the cost is monotone in the queue), so the second
+      // pass can already divide.
       let sum = 0;
       let known = 0;
+      let min = Number.POSITIVE_INFINITY;
+      let shortest = Number.POSITIVE_INFINITY;
+      let longest = Number.NEGATIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const node = nodes[i] as NodeSnapshot;
         const gpu = gpuUsageOf(node);
+        const queue = activeRequests(node);
         if (isPercent(gpu)) {
           sum += gpu;
           known++;
           gpus[i] = gpu;
-        } else gpus[i] = Number.NaN;
-        out[i] = activeRequests(node);
+          const cost = gpu * gpuWeight + queue * queueWeight * 10;
+          out[i] = cost;
+          if (cost < min) min = cost;
+        } else {
+          gpus[i] = Number.NaN;
+          out[i] = queue;
+          if (queue < shortest) shortest = queue;
+          if (queue > longest) longest = queue;
+        }
       }
       const meanGpu = known > 0 ? sum / known : 0;
-      let min = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < n; i++) {
-        const g = gpus[i] as number;
-        const cost = (Number.isNaN(g) ? meanGpu : g) * gpuWeight + (out[i] as number) * queueWeight * 10;
-        out[i] = cost;
-        if (cost < min) min = cost;
+      if (known < n) {
+        const a = meanGpu * gpuWeight + shortest * queueWeight * 10;
+        const b = meanGpu * gpuWeight + longest * queueWeight * 10;
+        if (a < min) min = a;
+        if (b < min) min = b;
       }
-      for (let i = 0; i < n; i++) out[i] = (1 + min) / (1 + (out[i] as number));
+      for (let i = 0; i < n; i++) {
+        const q = out[i] as number;
+        const cost = Number.isNaN(gpus[i] as number) ? meanGpu * gpuWeight + q * queueWeight * 10 : q;
+        out[i] = (1 + min) / (1 + cost);
+      }
     },
   };
 }
