@@ -80,6 +80,22 @@ export interface Scorer {
   ): void;
   /** A reason overriding the profile's for the node at `index` of the last `score` call. */
   reason?(index: number): string | undefined;
+  /**
+   * Optional `score` for a profile in which this scorer decides alone (weight `weight` ≥ 0) and
+   * a max-score picker picks: the runner's fused path calls it instead of `score`. Every node
+   * the picker could pick, tie with or take the lead with gets its exact score; a node that is
+   * certain to trail the picker's running best by more than MAX_SCORE_TIE when the picker reaches
+   * it (weighted and clamped, as the picker sees it) may get any score that trails as far. The
+   * picker then picks, and draws its tie-breaks, exactly as after `score`.
+   */
+  scoreForMaxPick?(
+    request: SelectionRequest,
+    nodes: readonly NodeSnapshot[],
+    n: number,
+    out: Float64Array,
+    slots: Int32Array,
+    weight: number,
+  ): void;
 }
 
 /** Chooses one of the first `n` nodes from their combined scores; -1 means none. `slots` as for scorers. */
@@ -87,6 +103,8 @@ export interface Picker {
   readonly name: string;
   /** False when the picker ignores scores (round robin), so the runner need not zero them. */
   readonly usesScores?: boolean;
+  /** True for max-score: the highest score wins, ties within MAX_SCORE_TIE (Scorer.scoreForMaxPick). */
+  readonly picksMax?: boolean;
   pick(
     request: SelectionRequest,
     nodes: readonly NodeSnapshot[],
@@ -213,7 +231,9 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
       // One scorer: its scores are clamped and weighted by the picker on its one pass.
       const { scorer, weight } = scorers[0] as WeightedScorer;
       const t0 = observe ? performance.now() : 0;
-      scorer.score(request, nodes, n, total, at);
+      if (picker.picksMax === true && scorer.scoreForMaxPick !== undefined && weight >= 0) {
+        scorer.scoreForMaxPick(request, nodes, n, total, at, weight);
+      } else scorer.score(request, nodes, n, total, at);
       const t1 = observe ? performance.now() : 0;
       if (observe) observe("score", scorer.name, (t1 - t0) / 1000);
       const index = picker.pickWeighted(request, nodes, n, total, weight, rng, at);

@@ -4,6 +4,9 @@ import type { Rng } from "../rng.js";
 /** Scores closer than this are a tie (floating-point noise must not decide a placement). */
 const EPSILON = 1e-9;
 
+/** The max-score picker's tie band (see Scorer.scoreForMaxPick). */
+export const MAX_SCORE_TIE = EPSILON;
+
 /**
  * Picks the highest combined score; ties are broken uniformly at random with the runner's seeded
  * RNG (reservoir sampling: one pass, no allocation), so equal nodes share load evenly instead of
@@ -12,6 +15,7 @@ const EPSILON = 1e-9;
 export function createMaxScorePicker(): Picker {
   return {
     name: "max-score",
+    picksMax: true,
     pick: (_request, _nodes, n, scores, rng) => pickMax(scores, n, rng),
     pickWeighted: (_request, _nodes, n, raw, weight, rng) => pickMaxWeighted(raw, n, weight, rng),
   };

@@ -68,6 +68,10 @@ export class PredictionBatch {
   waitMs: Float64Array = new Float64Array(0);
   /** totalMs + ttftWeight × ttftMs. */
   objective: Float64Array = new Float64Array(0);
+  /** boundRows: a lower bound on each objective. */
+  lower: Float64Array = new Float64Array(0);
+  /** boundRows: 1 where `objective` (and `cachedTokens`) hold the node's exact figures. */
+  exact: Uint8Array = new Uint8Array(0);
 
   /** Makes room for `n` candidates (contents not preserved). */
   reserve(n: number): void {
@@ -78,6 +82,8 @@ export class PredictionBatch {
     this.totalMs = new Float64Array(size);
     this.waitMs = new Float64Array(size);
     this.objective = new Float64Array(size);
+    this.lower = new Float64Array(size);
+    this.exact = new Uint8Array(size);
   }
 }
 
@@ -261,6 +267,127 @@ export function predictRows(
     const o = total + ttftWeight * ttft;
     objective[i] = o;
     if (o < best) best = o;
+  }
+  return best;
+}
+
+// One candidate at a time through predictRows, for boundRows' exact evaluations: the same code
+// as the full loop, so a node's exact objective is the one predictRows gives it, bit for bit.
+const oneNode: NodeSnapshot[] = [];
+const oneAt = new Int32Array(1);
+const oneBatch = new PredictionBatch();
+
+/**
+ * Node i's exact objective (and cached tokens) into `batch`, through predictRows; marks it exact.
+ * Returns the objective.
+ */
+export function predictOne(
+  table: RecordTable,
+  fleet: FleetState,
+  nodes: readonly NodeSnapshot[],
+  i: number,
+  at: Int32Array,
+  request: RequestFigures,
+  batch: PredictionBatch,
+): number {
+  oneBatch.reserve(1);
+  oneNode[0] = nodes[i] as NodeSnapshot;
+  oneAt[0] = at[i] as number;
+  const o = predictRows(table, fleet, oneNode, 1, oneAt, request, oneBatch);
+  oneNode[0] = undefined as unknown as NodeSnapshot; // hold no snapshot
+  batch.objective[i] = o;
+  batch.cachedTokens[i] = oneBatch.cachedTokens[0] as number;
+  batch.exact[i] = 1;
+  return o;
+}
+
+/**
+ * predictRows' least objective, found by branch and bound: a lower bound on every node's
+ * objective (into `batch.lower`), from its row and our own accounting alone, and the exact
+ * objective (predictOne) only of the nodes whose bound is below the least exact objective found
+ * before them, so no other node can hold the least. Returns that least objective, the one
+ * predictRows returns; `batch.exact` marks the nodes evaluated. Rows are bound and made current
+ * on the way, node by node in order, as predictRows does.
+ *
+ * The bound leaves out only what the engine's figures add, and every term it keeps is one the
+ * exact objective sums, in the same order, with no more than the exact operand: its running
+ * and waiting requests (the batch can only grow), the admission wait (≥ 0) and a KV-pressure
+ * discount of cached tokens (which can only make more prompt uncached, and a prefill step more).
+ * Rounding is monotone, so the bound holds in floating point too. Reading the engine's object
+ * is a quarter of the model's cost at 10,000 nodes (a dependent load, out of cache).
+ */
+export function boundRows(
+  table: RecordTable,
+  fleet: FleetState,
+  nodes: readonly NodeSnapshot[],
+  n: number,
+  at: Int32Array,
+  request: RequestFigures,
+  batch: PredictionBatch,
+): number {
+  table.reserve(n);
+  const { lower, exact } = batch;
+  const {
+    jobs,
+    prefillFreeAt,
+    overheadMs,
+    prefillMsPerToken,
+    congestionMs,
+    decodeMsPerToken,
+    decodeSlopeMs,
+    matched,
+    matchEpoch,
+    hotModel,
+  } = table;
+  const prompt = request.promptTokens;
+  const now = request.now;
+  const ttftWeight = request.ttftWeight;
+  const epoch = request.matchEpoch;
+  const blockTokens = request.blockTokens;
+  const model = request.model;
+  const modelId = request.modelId;
+  const outputSteps = Math.max(0, request.expectedOutput - 1);
+  const fullSteps = Math.max(1, Math.ceil(Math.max(0, prompt) / prefillChunkTokens));
+  // What predictRows gives a node whose prediction was garbage; no bound may exceed it.
+  const worstObjective = worstMs + ttftWeight * worstMs;
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const node = nodes[i] as NodeSnapshot;
+    const slot = at[i] as number;
+    const inFlight = node.inFlight;
+    // FleetState.indexAt and hotAt, inlined as in predictRows.
+    let ix: number;
+    if (fleet.slotIds[slot] === node.id && fleet.slotGpus[slot] === node.gpus) {
+      ix = fleet.slotIx[slot] as number;
+      if ((jobs[ix] as number) > inFlight && Number.isFinite(inFlight)) fleet.checkJobs(ix, inFlight);
+    } else ix = fleet.indexAt(slot, node);
+    if (hotModel[ix] !== modelId) fleet.hotAt(ix, modelId, model, false);
+    exact[i] = 0;
+    const ownJobs = jobs[ix] as number;
+    const decode = decodeMsPerToken[ix] as number;
+    const slope = decodeSlopeMs[ix] as number;
+    const cached = matchEpoch[ix] === epoch ? Math.min(prompt, (matched[ix] as number) * blockTokens) : 0;
+    const batchSize = Math.max(finiteOr(inFlight, 0), ownJobs);
+    const freeAt = prefillFreeAt[ix] as number;
+    const queueMs = freeAt > now ? freeAt - now : 0;
+    const uncached = Math.max(0, prompt - cached);
+    const perToken = decode + slope * (batchSize + 1);
+    const prefillSteps =
+      batchSize > 0 ? (cached === 0 ? fullSteps : Math.max(1, Math.ceil(uncached / prefillChunkTokens))) : 0;
+    const ttft =
+      (overheadMs[ix] as number) +
+      queueMs +
+      uncached * (prefillMsPerToken[ix] as number) +
+      batchSize * (congestionMs[ix] as number) +
+      prefillSteps * perToken;
+    const total = ttft + outputSteps * perToken;
+    const bound = Math.min(total + ttftWeight * ttft, worstObjective);
+    // NaN (garbage in the row) bounds nothing: 0 sends the node to exact evaluation.
+    lower[i] = bound >= 0 ? bound : 0;
+    if (!(bound >= best)) {
+      const o = predictOne(table, fleet, nodes, i, at, request, batch);
+      if (o < best) best = o;
+    }
   }
   return best;
 }
