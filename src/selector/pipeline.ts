@@ -82,11 +82,12 @@ export interface Scorer {
   reason?(index: number): string | undefined;
   /**
    * Optional `score` for a profile in which this scorer decides alone (weight `weight` ≥ 0) and
-   * a max-score picker picks: the runner's fused path calls it instead of `score`. Every node
-   * the picker could pick, tie with or take the lead with gets its exact score; a node that is
-   * certain to trail the picker's running best by more than MAX_SCORE_TIE when the picker reaches
-   * it (weighted and clamped, as the picker sees it) may get any score that trails as far. The
-   * picker then picks, and draws its tie-breaks, exactly as after `score`.
+   * a max-score picker picks: the runner's fused path calls it instead of `score`. It may leave
+   * out a node that is certain to trail the picker's running best by more than MAX_SCORE_TIE
+   * when the picker reaches it (weighted and clamped, as the picker sees it), since such a node
+   * changes nothing in a max-score pick. The scores of the nodes it keeps go to `out[0 … m)`,
+   * in candidate order, their indices to `kept[0 … m)`; returns m. The picker then picks, and
+   * draws its tie-breaks, exactly as it would from `score`'s scores of every node.
    */
   scoreForMaxPick?(
     request: SelectionRequest,
@@ -95,7 +96,8 @@ export interface Scorer {
     out: Float64Array,
     slots: Int32Array,
     weight: number,
-  ): void;
+    kept: Int32Array,
+  ): number;
 }
 
 /** Chooses one of the first `n` nodes from their combined scores; -1 means none. `slots` as for scorers. */
@@ -103,7 +105,10 @@ export interface Picker {
   readonly name: string;
   /** False when the picker ignores scores (round robin), so the runner need not zero them. */
   readonly usesScores?: boolean;
-  /** True for max-score: the highest score wins, ties within MAX_SCORE_TIE (Scorer.scoreForMaxPick). */
+  /**
+   * True for max-score: the highest score wins, ties within MAX_SCORE_TIE; its `pickWeighted`
+   * reads the scores alone, so the runner may hand it the list Scorer.scoreForMaxPick kept.
+   */
   readonly picksMax?: boolean;
   pick(
     request: SelectionRequest,
@@ -181,6 +186,7 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
   let identity = Int32Array.from({ length: 64 }, (_, i) => i);
   let total = new Float64Array(64);
   let part = new Float64Array(64);
+  let picked = new Int32Array(64);
 
   const reserve = (n: number) => {
     if (identity.length >= n) return;
@@ -189,6 +195,7 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
     slots = new Int32Array(size);
     total = new Float64Array(size);
     part = new Float64Array(size);
+    picked = new Int32Array(size);
   };
 
   // What the last filterInto kept: the list (`candidates` itself when every filter was skipped
@@ -232,8 +239,15 @@ export function createPipeline(options: PipelineOptions): PipelineStrategy {
       const { scorer, weight } = scorers[0] as WeightedScorer;
       const t0 = observe ? performance.now() : 0;
       if (picker.picksMax === true && scorer.scoreForMaxPick !== undefined && weight >= 0) {
-        scorer.scoreForMaxPick(request, nodes, n, total, at, weight);
-      } else scorer.score(request, nodes, n, total, at);
+        // The picker sees only the nodes that can make a difference to a max-score pick.
+        const m = scorer.scoreForMaxPick(request, nodes, n, total, at, weight, picked);
+        const t1 = observe ? performance.now() : 0;
+        if (observe) observe("score", scorer.name, (t1 - t0) / 1000);
+        const j = picker.pickWeighted(request, nodes, m, total, weight, rng, at);
+        if (observe) observe("pick", picker.name, (performance.now() - t1) / 1000);
+        return selectionAt(profile, nodes, n, j >= 0 && j < m ? (picked[j] as number) : -1);
+      }
+      scorer.score(request, nodes, n, total, at);
       const t1 = observe ? performance.now() : 0;
       if (observe) observe("score", scorer.name, (t1 - t0) / 1000);
       const index = picker.pickWeighted(request, nodes, n, total, weight, rng, at);

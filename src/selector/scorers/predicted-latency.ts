@@ -68,11 +68,11 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
       }
     },
     // Branch and bound for the max-score pick: boundRows finds the least objective from cheap
-    // lower bounds, and a node is predicted in full only if the picker could pick it, tie with
-    // it or take the lead with it (its score's upper bound, best ÷ its bound, does not trail the
-    // picker's running best). The others get that upper bound, which trails as far. Scores,
-    // picks and tie-breaks are score()'s (test/unit/selector/differential.test.ts).
-    scoreForMaxPick(request, nodes, n, out, slots, weight) {
+    // lower bounds, and a node is predicted in full, and kept for the picker, only if the picker
+    // could pick it, tie with it or take the lead with it (its score's upper bound, best ÷ its
+    // bound, does not trail the picker's running best). Picks and tie-breaks are score()'s
+    // (test/unit/selector/differential.test.ts).
+    scoreForMaxPick(request, nodes, n, out, slots, weight, kept) {
       prepare(request, n);
       const fleet = env.fleet;
       const table = fleet.table;
@@ -80,22 +80,22 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
       const { lower, exact, objective } = batch;
       const tie = MAX_SCORE_TIE;
       let lead = Number.NEGATIVE_INFINITY; // the picker's running best, as it will see the scores
+      let m = 0;
       for (let i = 0; i < n; i++) {
         const bound = lower[i] as number;
         const most = bound > 0 ? best / bound : 1; // no better score is possible for this node
-        if (weight * (most >= 0 ? Math.min(most, 1) : 0) < lead - tie) {
-          out[i] = most;
-          continue;
-        }
+        if (weight * (most >= 0 ? Math.min(most, 1) : 0) < lead - tie) continue;
         const v =
           exact[i] === 1
             ? (objective[i] as number)
             : predictOne(table, fleet, nodes, i, slots, figures, batch);
         const s = v > 0 ? best / v : 1;
-        out[i] = s;
+        out[m] = s;
+        kept[m++] = i;
         const seen = weight * (s >= 0 ? Math.min(s, 1) : 0); // the runner's clamp (clampScore)
         if (seen > lead + tie) lead = seen;
       }
+      return m;
     },
     reason: (index) => ((batch.cachedTokens[index] as number) > 0 ? "prefix_hit" : undefined),
   };

@@ -204,6 +204,7 @@ describe("gpu_aware branch and bound vs the full model", () => {
       const b = new PredictionBatch();
       const open: { id: string; at: number; prompt: number }[] = [];
       let evaluated = 0;
+      let keptTotal = 0;
       let nodes = 0;
       for (let i = 0; i < 300; i++) {
         clock.t += Math.floor(rng() * 50);
@@ -251,13 +252,21 @@ describe("gpu_aware branch and bound vs the full model", () => {
         // The pick, tie-breaks included, from both scorers.
         const outA = new Float64Array(n);
         const outB = new Float64Array(n);
+        const kept = new Int32Array(n);
         scoreFull.score(request, fleetNodes, n, outA, at);
-        scoreBounded.scoreForMaxPick?.(request, fleetNodes, n, outB, at, 1);
+        const m = scoreBounded.scoreForMaxPick?.(request, fleetNodes, n, outB, at, 1, kept) ?? 0;
         const rngA = createSeededRng(seed * 1000 + i);
         const rngB = createSeededRng(seed * 1000 + i);
         const pickA = picker.pickWeighted?.(request, fleetNodes, n, outA, 1, rngA, at);
-        const pickB = picker.pickWeighted?.(request, fleetNodes, n, outB, 1, rngB, at);
+        const pickKept = picker.pickWeighted?.(request, fleetNodes, m, outB, 1, rngB, at) as number;
+        const pickB = kept[pickKept];
         expect(pickB).toBe(pickA);
+        // The kept nodes carry their full scores, in candidate order.
+        for (let j = 0; j < m; j++) {
+          expect(Object.is(outB[j], outA[kept[j] as number])).toBe(true);
+          if (j > 0) expect(kept[j] as number).toBeGreaterThan(kept[j - 1] as number);
+        }
+        keptTotal += m;
         expect(rngB()).toBe(rngA()); // as many draws on both sides
         expect(scoreBounded.reason?.(pickB as number)).toBe(scoreFull.reason?.(pickA as number));
         // The same job flow into both fleets.
@@ -284,8 +293,10 @@ describe("gpu_aware branch and bound vs the full model", () => {
           bounded.outcome(outcome);
         }
       }
-      // The bound spares most full predictions (it would not be worth having otherwise).
+      // The bound spares most full predictions (it would not be worth having otherwise), and
+      // the picker sees few of the nodes.
       expect(evaluated).toBeLessThan(nodes / 2);
+      expect(keptTotal).toBeLessThan(nodes / 2);
     },
   );
 });
