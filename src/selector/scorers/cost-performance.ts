@@ -9,7 +9,7 @@ import type { NodeFacts } from "../state/node-facts.js";
 const MIN_COST = 0.01;
 
 /** Throughput per $/h; 0 when that is not a finite number. */
-function valueOf(throughput: number, costPerHour: number): number {
+function valueFor(throughput: number, costPerHour: number): number {
   const value = throughput / Math.max(MIN_COST, costPerHour);
   return Number.isFinite(value) ? value : 0;
 }
@@ -72,7 +72,7 @@ export function createCostPerformanceScorer(_params: unknown, env: PluginEnv): S
         if (!Number.isNaN(c)) {
           sum += c;
           count++;
-          const value = valueOf(throughput, c);
+          const value = valueFor(throughput, c);
           out[i] = value;
           priced[i] = 1;
           if (value > best) best = value;
@@ -84,11 +84,11 @@ export function createCostPerformanceScorer(_params: unknown, env: PluginEnv): S
       }
       const fallbackCost = count > 0 ? sum / count : 1;
       if (count < n) {
-        const value = valueOf(fastest, fallbackCost);
+        const value = valueFor(fastest, fallbackCost);
         if (value > best) best = value;
       }
       for (let i = 0; i < n; i++) {
-        const v = priced[i] === 1 ? (out[i] as number) : valueOf(out[i] as number, fallbackCost);
+        const v = priced[i] === 1 ? (out[i] as number) : valueFor(out[i] as number, fallbackCost);
         out[i] = best > 0 ? v / best : 1;
       }
     },

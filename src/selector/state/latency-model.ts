@@ -383,7 +383,7 @@ export function boundRows(
     const total = ttft + outputSteps * perToken;
     const bound = Math.min(total + ttftWeight * ttft, worstObjective);
     // NaN (garbage in the row) bounds nothing: 0 sends the node to exact evaluation.
-    lower[i] = bound >= 0 ? bound : 0;
+    lower[i] = Number.isNaN(bound) ? 0 : bound;
     if (!(bound >= best)) {
       const o = predictOne(table, fleet, nodes, i, at, request, batch);
       if (o < best) best = o;
