@@ -2,13 +2,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
 import { Agent, request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadServerConfig } from "../../src/config/server-config.js";
 import { spawnLlmlb, startSimProcess, stopProcess } from "../../src/fleet/launcher.js";
-import { setupAuth } from "../../src/server/auth-setup.js";
-import { type ControlPlane, createControlPlane } from "../../src/server/control-plane.js";
+import type { ControlPlane } from "../../src/server/control-plane.js";
+import { startInProcessControlPlane } from "../helpers/control-plane.js";
 
 // The real agent process dialling a real control plane: over TLS (ALPN h2, the CA given the way an
 // operator would, NODE_EXTRA_CA_CERTS), and with a token the control plane refuses.
@@ -24,25 +22,13 @@ const waitFor = async (cond: () => boolean, timeoutMs: number, what: string) => 
   }
 };
 
-async function controlPlane(tls?: { cert: string; key: string }): Promise<{ cp: ControlPlane; url: string }> {
-  const config = loadServerConfig({
-    flags: {
-      port: 0,
-      host: "127.0.0.1",
-      db: ":memory:",
-      nodeTokens: [TOKEN],
-      apiKeys: [API_KEY],
-      heartbeatSecs: 0.5,
-      ...(tls ? { tlsCert: tls.cert, tlsKey: tls.key } : {}),
-    },
-    env: {},
-    toml: {},
+function controlPlane(tls?: { cert: string; key: string }): Promise<{ cp: ControlPlane; url: string }> {
+  return startInProcessControlPlane({
+    nodeTokens: [TOKEN],
+    apiKeys: [API_KEY],
+    heartbeatSecs: 0.5,
+    ...(tls ? { tlsCert: tls.cert, tlsKey: tls.key } : {}),
   });
-  const logger = pino({ level: "silent" });
-  const { store, auth, credentials } = await setupAuth(config, logger);
-  const cp = await createControlPlane(config, { logger, credentials, auth, onClose: () => store.close() });
-  const { url } = await cp.listen();
-  return { cp, url };
 }
 
 describe("agent connection", () => {

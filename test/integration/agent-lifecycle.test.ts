@@ -1,11 +1,9 @@
 import { once } from "node:events";
-import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadServerConfig } from "../../src/config/server-config.js";
 import { type Fleet, launchFleet } from "../../src/fleet/launcher.js";
-import { setupAuth } from "../../src/server/auth-setup.js";
-import { type ControlPlane, createControlPlane } from "../../src/server/control-plane.js";
+import type { ControlPlane } from "../../src/server/control-plane.js";
 import { type Cluster, startCluster } from "../helpers/cluster.js";
+import { startInProcessControlPlane } from "../helpers/control-plane.js";
 
 const waitFor = async (cond: () => boolean, timeoutMs: number, what: string) => {
   const deadline = Date.now() + timeoutMs;
@@ -16,16 +14,7 @@ const waitFor = async (cond: () => boolean, timeoutMs: number, what: string) => 
 };
 
 async function controlPlaneOn(port: number, token: string): Promise<ControlPlane> {
-  const config = loadServerConfig({
-    flags: { port, host: "127.0.0.1", db: ":memory:", nodeTokens: [token], heartbeatSecs: 0.2 },
-    env: {},
-    toml: {},
-  });
-  const logger = pino({ level: "silent" });
-  const { store, auth, credentials } = await setupAuth(config, logger);
-  const cp = await createControlPlane(config, { logger, credentials, auth, onClose: () => store.close() });
-  await cp.listen();
-  return cp;
+  return (await startInProcessControlPlane({ port, nodeTokens: [token], heartbeatSecs: 0.2 })).cp;
 }
 
 describe("agent reconnects when the control plane restarts", () => {

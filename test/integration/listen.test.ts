@@ -4,25 +4,13 @@ import http2 from "node:http2";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
 import { Agent, request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadServerConfig } from "../../src/config/server-config.js";
-import { setupAuth } from "../../src/server/auth-setup.js";
-import { type ControlPlane, createControlPlane } from "../../src/server/control-plane.js";
+import type { ControlPlane } from "../../src/server/control-plane.js";
+import { startInProcessControlPlane } from "../helpers/control-plane.js";
 
-async function start(flags: Record<string, unknown>): Promise<{ cp: ControlPlane; url: string }> {
-  const config = loadServerConfig({
-    flags: { port: 0, host: "127.0.0.1", db: ":memory:", ...flags },
-    env: {},
-    toml: {},
-  });
-  const logger = pino({ level: "silent" });
-  const { store, auth, credentials } = await setupAuth(config, logger);
-  const cp = await createControlPlane(config, { logger, credentials, auth, onClose: () => store.close() });
-  const { url } = await cp.listen();
-  return { cp, url };
-}
+const start = startInProcessControlPlane;
 
 function h2Get(
   url: string,
