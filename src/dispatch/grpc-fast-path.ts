@@ -1,4 +1,4 @@
-import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders } from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import {
   create,
   type DescMessage,
@@ -16,18 +16,23 @@ import type { HeaderReader } from "./rpc-auth.js";
 import { toRpcError } from "./rpc-errors.js";
 
 // The hot RPCs over plain gRPC (HTTP/2, protobuf, uncompressed), served straight from the HTTP/2
-// request without Fastify's and Connect's layers: the Dispatch inference calls and the node stream.
-// Per call those layers cost more than the job itself on a fast engine (bench dispatch: ~1.3 ms of
-// control-plane CPU per gRPC call against ~0.56 ms per OpenAI facade request; an AbortController
-// aborted at every call's end builds a DOMException with a stack trace alone), and per node-stream
-// message they were a fifth of the control plane's CPU per request.
+// stream (Node's core API, below its compatibility layer) without Fastify's and Connect's layers:
+// the Dispatch inference calls and the node stream. Per call those layers cost more than the job
+// itself on a fast engine (bench dispatch: ~1.3 ms of control-plane CPU per gRPC call against
+// ~0.56 ms per OpenAI facade request; an AbortController aborted at every call's end builds a
+// DOMException with a stack trace alone), and per node-stream message they were a fifth of the
+// control plane's CPU per request.
+// What reaches the wire matters as much: a unary answer goes out as one write (response headers
+// and the message together; the status trailer follows, Node sends it on the next write), and a
+// call that fails before its first message answers trailers-only, in one HEADERS frame. Headers
+// sent at the start of a call would cost the caller one more wake-up and read per call.
 // The handlers are the very ones Connect runs, so auth, validation and errors are shared. Anything
 // else goes to Connect: other methods, the Connect and gRPC-Web protocols, the JSON codec, and
 // compressed requests. One difference: a request payload that does not parse answers
 // INVALID_ARGUMENT here (Connect says INTERNAL), since the caller sent bad input.
 
 const CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
-const RESPONSE_HEADERS = { "content-type": "application/grpc+proto" };
+const CONTENT_TYPE = "application/grpc+proto";
 /** A bidi stream whose messages pile up unread this deep is cut (a peer flooding us). */
 const MAX_QUEUED_MESSAGES = 10_000;
 
@@ -41,9 +46,9 @@ export type FastMethod =
   | { desc: DescMethod & { methodKind: "server_streaming" }; impl: ServerStreaming }
   | { desc: DescMethod & { methodKind: "bidi_streaming" }; impl: BidiStreaming };
 
-/** Serves its methods; `handle` returns false for a request it leaves to Connect. */
+/** Serves its methods; `handle` returns false for a stream it leaves to Connect. */
 export interface GrpcFastPath {
-  handle(req: Http2ServerRequest, res: Http2ServerResponse): boolean;
+  handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean;
 }
 
 interface Options {
@@ -55,39 +60,98 @@ export function createGrpcFastPath(methods: FastMethod[], opts: Options): GrpcFa
   const byPath = new Map<string, FastMethod>();
   for (const m of methods) byPath.set(`/${m.desc.parent.typeName}/${m.desc.name}`, m);
   return {
-    handle(req, res) {
-      if (req.method !== "POST") return false;
-      const method = byPath.get(req.url);
+    handle(stream, headers) {
+      if (headers[":method"] !== "POST") return false;
+      const method = byPath.get(headers[":path"] ?? "");
       if (!method) return false;
-      const h = req.headers;
-      if (!CONTENT_TYPES.has(h["content-type"] ?? "")) return false;
-      const encoding = h["grpc-encoding"];
+      if (!CONTENT_TYPES.has(headers["content-type"] ?? "")) return false;
+      const encoding = headers["grpc-encoding"];
       if (encoding !== undefined && encoding !== "identity") return false;
-      void serveCall(method, req, res, opts);
+      void serveCall(method, stream, headers, opts);
       return true;
     },
   };
 }
 
+/**
+ * The answer side of one call. Response headers go out with the first message (or, for a call
+ * that ends before any, as a trailers-only answer); the status trailer is sent when Node asks for
+ * it, after the last DATA frame.
+ */
+class CallWriter {
+  private headersSent = false;
+  private trailers: Record<string, string> = { "grpc-status": "0" };
+
+  constructor(private readonly stream: ServerHttp2Stream) {}
+
+  get gone(): boolean {
+    return this.stream.destroyed || this.stream.closed;
+  }
+
+  /** Sends the response headers now (a bidi stream's peer learns at once that the call is up). */
+  open(): void {
+    if (this.headersSent || this.gone) return;
+    this.headersSent = true;
+    this.stream.respond({ ":status": 200, "content-type": CONTENT_TYPE }, { waitForTrailers: true });
+    this.stream.once("wantTrailers", () => {
+      if (!this.gone) this.stream.sendTrailers(this.trailers);
+    });
+  }
+
+  /** Writes one framed message; false when the stream wants a drain before the next. */
+  write(frame: Buffer): boolean {
+    this.open();
+    return this.gone ? true : this.stream.write(frame);
+  }
+
+  /** Ends the call with `status` (0 = OK) and, for an error, its message. */
+  finish(status: number, message?: string): void {
+    if (this.gone) return;
+    const trailers: Record<string, string> = { "grpc-status": String(status) };
+    if (message !== undefined) trailers["grpc-message"] = encodeURIComponent(message);
+    if (this.headersSent) {
+      this.trailers = trailers;
+      this.stream.end();
+    } else {
+      this.headersSent = true;
+      this.stream.respond({ ":status": 200, "content-type": CONTENT_TYPE, ...trailers }, { endStream: true });
+    }
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.stream.off("drain", done);
+        this.stream.off("close", done);
+        resolve();
+      };
+      this.stream.once("drain", done);
+      this.stream.once("close", done);
+    });
+  }
+}
+
 /** One call: read the request message(s), run the handler, answer with messages and a status trailer. */
 async function serveCall(
   method: FastMethod,
-  req: Http2ServerRequest,
-  res: Http2ServerResponse,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
   opts: Options,
 ): Promise<void> {
   const name = `${method.desc.parent.typeName}/${method.desc.name}`;
   const abort = new AbortController();
+  const out = new CallWriter(stream);
   let finished = false;
   // The client cancelled (RST_STREAM) or went away before we answered.
-  res.once("close", () => {
+  stream.once("close", () => {
     if (!finished) abort.abort(new ConnectError("the client cancelled the call", Code.Canceled));
   });
+  // A reset or a broken connection surfaces here; "close" (above) tells the handler.
+  stream.on("error", () => {});
   let deadlineTimer: NodeJS.Timeout | undefined;
   let output: AsyncIterator<unknown> | undefined;
-  res.writeHead(200, RESPONSE_HEADERS);
   try {
-    const timeoutMs = parseGrpcTimeout(req.headers["grpc-timeout"]);
+    const timeoutMs = parseGrpcTimeout(headers["grpc-timeout"]);
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     if (timeoutMs !== undefined) {
       deadlineTimer = setTimeout(
@@ -96,50 +160,42 @@ async function serveCall(
       );
     }
     const ctx: CallContext = {
-      requestHeader: new H2HeaderReader(req.headers),
+      requestHeader: new H2HeaderReader(headers),
       signal: abort.signal,
       timeoutMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now())),
     };
     const outputSchema = method.desc.output;
     if (method.desc.methodKind === "unary") {
-      const input = decode(method.desc.input, await readOneMessage(req, opts.readMaxBytes));
+      const input = decode(method.desc.input, await readOneMessage(stream, opts.readMaxBytes));
       const message = await (method.impl as Unary)(input as never, ctx);
-      if (!res.stream.destroyed) res.write(frame(outputSchema, message));
+      out.write(frame(outputSchema, message));
     } else {
-      const source =
-        method.desc.methodKind === "server_streaming"
-          ? (method.impl as ServerStreaming)(
-              decode(method.desc.input, await readOneMessage(req, opts.readMaxBytes)) as never,
-              ctx,
-            )
-          : (method.impl as BidiStreaming)(
-              readMessages(req, method.desc.input, opts.readMaxBytes) as never,
-              ctx,
-            );
+      let source: AsyncIterable<unknown>;
+      if (method.desc.methodKind === "server_streaming") {
+        const input = decode(method.desc.input, await readOneMessage(stream, opts.readMaxBytes));
+        source = (method.impl as ServerStreaming)(input as never, ctx);
+      } else {
+        out.open();
+        source = (method.impl as BidiStreaming)(
+          readMessages(stream, method.desc.input, opts.readMaxBytes) as never,
+          ctx,
+        );
+      }
       output = source[Symbol.asyncIterator]();
       for (;;) {
         const next = await output.next();
-        if (next.done || res.stream.destroyed) break;
-        if (!res.write(frame(outputSchema, next.value))) await drained(res);
+        if (next.done || out.gone) break;
+        if (!out.write(frame(outputSchema, next.value))) await out.drained();
       }
     }
     finished = true;
-    if (!res.stream.destroyed) {
-      res.addTrailers({ "grpc-status": "0" });
-      res.end();
-    }
+    out.finish(0);
   } catch (err) {
     finished = true;
     // A deadline or cancel that ended the job surfaces as the job's error; answer with why the call ended.
     const reason = abort.signal.aborted ? abort.signal.reason : err;
     const rpc = toRpcError(reason, opts.logger, name);
-    if (!res.stream.destroyed) {
-      res.addTrailers({
-        "grpc-status": String(rpc.code),
-        "grpc-message": encodeURIComponent(rpc.rawMessage),
-      });
-      res.end();
-    }
+    out.finish(rpc.code, rpc.rawMessage);
   } finally {
     clearTimeout(deadlineTimer);
     // A stream the client left mid-way: end the handler's generator (its finally cancels the job).
@@ -169,7 +225,7 @@ function splitFramesOrFail(buf: Buffer, readMaxBytes: number, onMessage: (payloa
 }
 
 /** The request's single message (unary and server-streaming calls), within the read limit. */
-function readOneMessage(req: Http2ServerRequest, readMaxBytes: number): Promise<Uint8Array> {
+function readOneMessage(req: ServerHttp2Stream, readMaxBytes: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     let pending: Buffer = Buffer.alloc(0);
     const messages: Buffer[] = [];
@@ -210,7 +266,7 @@ function readOneMessage(req: Http2ServerRequest, readMaxBytes: number): Promise<
 
 /** The request's messages as they arrive (bidi streams); a bad frame ends the iteration with its error. */
 function readMessages(
-  req: Http2ServerRequest,
+  req: ServerHttp2Stream,
   schema: DescMessage,
   readMaxBytes: number,
 ): AsyncIterable<unknown> {
@@ -252,18 +308,6 @@ function frame(schema: DescMessage, message: unknown): Buffer {
   return encodeFrame(
     toBinary(schema, built ? (message as never) : create(schema, message as MessageInitShape<DescMessage>)),
   );
-}
-
-function drained(res: Http2ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.once("drain", done);
-    res.once("close", done);
-  });
 }
 
 const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Http2ServerResponse } from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
@@ -145,12 +145,8 @@ export async function createControlPlane(
     ],
     { readMaxBytes: config.bodyLimitBytes, logger },
   );
-  const withFastPath =
-    (handler: RequestHandler): RequestHandler =>
-    (req, res) => {
-      if ("stream" in req && grpcFastPath.handle(req, res as Http2ServerResponse)) return;
-      handler(req, res);
-    };
+  const claimStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) =>
+    grpcFastPath.handle(stream, headers);
 
   const tls = config.tlsCert
     ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
@@ -171,8 +167,8 @@ export async function createControlPlane(
     ajv: { customOptions: { coerceTypes: false, allErrors: false } },
     serverFactory: (handler) =>
       (tls
-        ? createTlsServer(withFastPath(handler as never), tls.cert, tls.key)
-        : new DualProtocolServer(withFastPath(handler as never))) as never,
+        ? createTlsServer(handler as RequestHandler, tls.cert, tls.key, claimStream)
+        : new DualProtocolServer(handler as RequestHandler, claimStream)) as never,
   }) as unknown as FastifyInstance;
   installErrorHandling(app);
   app.addHook("onRequest", async (req, reply) => {

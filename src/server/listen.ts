@@ -8,6 +8,12 @@ export type RequestHandler = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
+/**
+ * Takes an HTTP/2 stream on Node's core API before the compatibility layer wraps it in a
+ * request/response pair; returns false to leave it to the request handler.
+ */
+export type StreamClaim = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 // Enough bytes to tell "PRI" from "POST"/"PUT"/"PATCH": they first differ at the third byte.
 const SNIFF_BYTES = 3;
@@ -30,13 +36,14 @@ export class DualProtocolServer extends net.Server {
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
-  constructor(handler: RequestHandler) {
+  constructor(handler: RequestHandler, claim?: StreamClaim) {
     super({ noDelay: true }, (socket) => this.route(socket));
     this.h1 = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }, handler as http.RequestListener);
     this.h2 = http2.createServer(
       H2_OPTIONS,
       handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
+    if (claim) claimStreams(this.h2, claim);
     this.h2.on("session", (s) => {
       this.sessions.add(s);
       s.once("close", () => this.sessions.delete(s));
@@ -87,6 +94,35 @@ export class DualProtocolServer extends net.Server {
 }
 
 /** TLS on the same port, with ALPN choosing h2 or http/1.1. */
-export function createTlsServer(handler: RequestHandler, cert: Buffer, key: Buffer): http2.Http2SecureServer {
-  return http2.createSecureServer({ ...H2_OPTIONS, cert, key, allowHTTP1: true }, handler as never);
+export function createTlsServer(
+  handler: RequestHandler,
+  cert: Buffer,
+  key: Buffer,
+  claim?: StreamClaim,
+): http2.Http2SecureServer {
+  const server = http2.createSecureServer({ ...H2_OPTIONS, cert, key, allowHTTP1: true }, handler as never);
+  if (claim) claimStreams(server, claim);
+  return server;
+}
+
+/**
+ * Puts `claim` in front of the server's "stream" listeners. Node adds its compatibility layer as a
+ * "stream" listener when the request handler is attached (at construction); that listener now runs
+ * only for the streams `claim` leaves.
+ */
+function claimStreams(server: http2.Http2Server | http2.Http2SecureServer, claim: StreamClaim): void {
+  const compat = server.listeners("stream") as ((...args: unknown[]) => void)[];
+  server.removeAllListeners("stream");
+  server.on(
+    "stream",
+    (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      flags: number,
+      rawHeaders: string[],
+    ) => {
+      if (claim(stream, headers)) return;
+      for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
+    },
+  );
 }

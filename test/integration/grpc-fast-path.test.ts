@@ -53,6 +53,8 @@ function envelope(payload: Uint8Array, flags = 0): Buffer {
 
 interface RawAnswer {
   status: number | undefined;
+  /** grpc-message, decoded, from the trailers or a trailers-only answer's headers. */
+  message: string;
   headers: http2.IncomingHttpHeaders;
   trailers: http2.IncomingHttpHeaders;
   body: Buffer;
@@ -83,8 +85,10 @@ function rawCall(body: Buffer, extraHeaders: Record<string, string> = {}): Promi
     stream.on("end", () => {
       // A trailers-only answer carries its status in the headers.
       const status = trailers["grpc-status"] ?? headers["grpc-status"];
+      const message = trailers["grpc-message"] ?? headers["grpc-message"];
       resolve({
         status: status === undefined ? undefined : Number(status),
+        message: message === undefined ? "" : decodeURIComponent(String(message)),
         headers,
         trailers,
         body: Buffer.concat(parts),
@@ -106,7 +110,7 @@ describe("gRPC fast path for the hot Dispatch RPCs", () => {
   it("a payload that is not the message answers INVALID_ARGUMENT", async () => {
     const r = await rawCall(envelope(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff])));
     expect(r.status).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(decodeURIComponent(String(r.trailers["grpc-message"]))).toMatch(/parse binary/);
+    expect(r.message).toMatch(/parse binary/);
   });
 
   it("a frame whose length disagrees with the body, two messages, or none: INVALID_ARGUMENT", async () => {
@@ -115,7 +119,7 @@ describe("gRPC fast path for the hot Dispatch RPCs", () => {
     for (const body of [truncated, Buffer.concat([one, one]), Buffer.alloc(0)]) {
       const r = await rawCall(body);
       expect(r.status).toBe(grpc.status.INVALID_ARGUMENT);
-      expect(String(r.trailers["grpc-message"]).length).toBeGreaterThan(5);
+      expect(r.message.length).toBeGreaterThan(5);
     }
   });
 
@@ -127,7 +131,7 @@ describe("gRPC fast path for the hot Dispatch RPCs", () => {
   it("a malformed grpc-timeout answers INVALID_ARGUMENT; a valid one is honoured", async () => {
     const bad = await rawCall(envelope(chatRequest()), { "grpc-timeout": "soon" });
     expect(bad.status).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(decodeURIComponent(String(bad.trailers["grpc-message"]))).toMatch(/grpc-timeout/);
+    expect(bad.message).toMatch(/grpc-timeout/);
     const ok = await rawCall(envelope(chatRequest()), { "grpc-timeout": "30S" });
     expect(ok.status).toBe(grpc.status.OK);
   });
