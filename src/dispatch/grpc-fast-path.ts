@@ -33,6 +33,8 @@ import { toRpcError } from "./rpc-errors.js";
 
 const CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
 const CONTENT_TYPE = "application/grpc+proto";
+/** A batch of answer messages this large is written at once, without waiting for the turn's end. */
+const FLUSH_BYTES = 64 * 1024;
 /** A bidi stream whose messages pile up unread this deep is cut (a peer flooding us). */
 const MAX_QUEUED_MESSAGES = 10_000;
 
@@ -74,13 +76,21 @@ export function createGrpcFastPath(methods: FastMethod[], opts: Options): GrpcFa
 }
 
 /**
- * The answer side of one call. Response headers go out with the first message (or, for a call
- * that ends before any, as a trailers-only answer); the status trailer is sent when Node asks for
- * it, after the last DATA frame.
+ * The answer side of one call. Messages written in one turn of the event loop leave as one DATA
+ * write (a streamed call's "accepted" and "routed", or a finished job's last delta and "done",
+ * come in the same turn); response headers go out with the first batch, or, for a call that ends
+ * before any message, as a trailers-only answer. The status trailer follows when Node asks for it.
  */
 class CallWriter {
   private headersSent = false;
   private trailers: Record<string, string> = { "grpc-status": "0" };
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private flushQueued = false;
+  private readonly flushQueuedBatch = () => {
+    this.flushQueued = false;
+    this.flush();
+  };
 
   constructor(private readonly stream: ServerHttp2Stream) {}
 
@@ -98,10 +108,21 @@ class CallWriter {
     });
   }
 
-  /** Writes one framed message; false when the stream wants a drain before the next. */
+  /** Queues one framed message; false when the stream wants a drain before the next. */
   write(frame: Buffer): boolean {
-    this.open();
-    return this.gone ? true : this.stream.write(frame);
+    if (this.gone) return true;
+    this.batch.push(frame);
+    this.batchBytes += frame.length;
+    if (this.batchBytes >= FLUSH_BYTES) {
+      this.flush();
+      return !this.stream.writableNeedDrain;
+    }
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      // After this turn's microtasks: every message the handler yields in this turn joins the batch.
+      process.nextTick(this.flushQueuedBatch);
+    }
+    return true;
   }
 
   /** Ends the call with `status` (0 = OK) and, for an error, its message. */
@@ -109,9 +130,12 @@ class CallWriter {
     if (this.gone) return;
     const trailers: Record<string, string> = { "grpc-status": String(status) };
     if (message !== undefined) trailers["grpc-message"] = encodeURIComponent(message);
-    if (this.headersSent) {
+    if (this.headersSent || this.batch.length > 0) {
+      this.open();
       this.trailers = trailers;
-      this.stream.end();
+      const last = this.takeBatch();
+      if (last) this.stream.end(last);
+      else this.stream.end();
     } else {
       this.headersSent = true;
       this.stream.respond({ ":status": 200, "content-type": CONTENT_TYPE, ...trailers }, { endStream: true });
@@ -128,6 +152,22 @@ class CallWriter {
       this.stream.once("drain", done);
       this.stream.once("close", done);
     });
+  }
+
+  private flush(): void {
+    const data = this.takeBatch();
+    if (!data || this.gone) return;
+    this.open();
+    this.stream.write(data);
+  }
+
+  private takeBatch(): Buffer | undefined {
+    if (this.batch.length === 0) return undefined;
+    const data =
+      this.batch.length === 1 ? (this.batch[0] as Buffer) : Buffer.concat(this.batch, this.batchBytes);
+    this.batch = [];
+    this.batchBytes = 0;
+    return data;
   }
 }
 

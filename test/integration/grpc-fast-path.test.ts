@@ -7,6 +7,8 @@ import {
   CreateChatCompletionRequestSchema,
   CreateChatCompletionResponseSchema,
   DispatchService,
+  StreamChatCompletionRequestSchema,
+  StreamChatCompletionResponseSchema,
 } from "../../src/gen/llmlb/v1/dispatch_pb.js";
 import { type Cluster, startCluster } from "../helpers/cluster.js";
 
@@ -16,6 +18,7 @@ import { type Cluster, startCluster } from "../helpers/cluster.js";
 
 const MODEL = "llama-3.1-8b";
 const PATH = `/${DispatchService.typeName}/${DispatchService.method.createChatCompletion.name}`;
+const STREAM_PATH = `/${DispatchService.typeName}/${DispatchService.method.streamChatCompletion.name}`;
 
 let c: Cluster;
 let session: http2.ClientHttp2Session;
@@ -43,6 +46,25 @@ const chatRequest = () =>
     }),
   );
 
+const streamRequest = () =>
+  toBinary(
+    StreamChatCompletionRequestSchema,
+    create(StreamChatCompletionRequestSchema, {
+      model: MODEL,
+      messages: [{ role: ChatRole.USER, content: "hello" }],
+      sampling: { maxTokens: 4 },
+    }),
+  );
+
+/** The payloads of a body of length-prefixed gRPC messages. */
+function frames(body: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at + 5 <= body.length; at += 5 + body.readUInt32BE(at + 1)) {
+    out.push(body.subarray(at + 5, at + 5 + body.readUInt32BE(at + 1)));
+  }
+  return out;
+}
+
 function envelope(payload: Uint8Array, flags = 0): Buffer {
   const out = Buffer.alloc(5 + payload.length);
   out[0] = flags;
@@ -58,14 +80,16 @@ interface RawAnswer {
   headers: http2.IncomingHttpHeaders;
   trailers: http2.IncomingHttpHeaders;
   body: Buffer;
+  /** The body as the DATA frames delivered it. */
+  chunks: Buffer[];
 }
 
 /** One gRPC call by hand over a plain HTTP/2 client, so the bytes on the wire are ours to choose. */
-function rawCall(body: Buffer, extraHeaders: Record<string, string> = {}): Promise<RawAnswer> {
+function rawCall(body: Buffer, extraHeaders: Record<string, string> = {}, path = PATH): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const stream = session.request({
       ":method": "POST",
-      ":path": PATH,
+      ":path": path,
       "content-type": "application/grpc",
       te: "trailers",
       authorization: `Bearer ${c.apiKey}`,
@@ -92,6 +116,7 @@ function rawCall(body: Buffer, extraHeaders: Record<string, string> = {}): Promi
         headers,
         trailers,
         body: Buffer.concat(parts),
+        chunks: parts,
       });
     });
     stream.end(body);
@@ -105,6 +130,29 @@ describe("gRPC fast path for the hot Dispatch RPCs", () => {
     expect(r.headers["content-type"]).toBe("application/grpc+proto");
     expect(r.status).toBe(grpc.status.OK);
     expect(r.body.readUInt32BE(1)).toBe(r.body.length - 5);
+  });
+
+  it("a failed call answers trailers-only; messages of one turn share a DATA frame", async () => {
+    const refused = await rawCall(envelope(chatRequest()), { authorization: "Bearer sk-nope" });
+    expect(refused.status).toBe(grpc.status.UNAUTHENTICATED);
+    expect(refused.headers["grpc-status"]).toBe(String(grpc.status.UNAUTHENTICATED));
+    expect(refused.body.length).toBe(0);
+    // A streamed call on a free node: "accepted" and "routed" are raised in the same turn, so they
+    // leave together, with the response headers.
+    const streamed = await rawCall(envelope(streamRequest()), {}, STREAM_PATH);
+    expect(streamed.status).toBe(grpc.status.OK);
+    const messagesIn = (chunk: Buffer) => {
+      let n = 0;
+      for (let at = 0; at + 5 <= chunk.length; at += 5 + chunk.readUInt32BE(at + 1)) n++;
+      return n;
+    };
+    const events = frames(streamed.body).map(
+      (m) => fromBinary(StreamChatCompletionResponseSchema, m).event.case,
+    );
+    expect(events[0]).toBe("accepted");
+    expect(events[1]).toBe("routed");
+    expect(events.at(-1)).toBe("done");
+    expect(messagesIn(streamed.chunks[0] as Buffer)).toBeGreaterThanOrEqual(2);
   });
 
   it("a payload that is not the message answers INVALID_ARGUMENT", async () => {
