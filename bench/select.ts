@@ -2,6 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { NodeOrdinals, nextNodeGeneration } from "../src/nodes/node-ordinals.js";
 import type { GpuFacts, NodeLabels, NodeSnapshot } from "../src/nodes/types.js";
 import { createStrategy, STRATEGY_NAMES } from "../src/selector/registry.js";
 import { createSeededRng, type Rng } from "../src/selector/rng.js";
@@ -47,16 +48,23 @@ const GPUS: ReadonlyArray<readonly [string, number]> = [
   ["NVIDIA GeForce RTX 3080", 10240],
 ];
 
-/** What registration fixes about a node: its id, GPUs and labels (heartbeats never change them). */
+/**
+ * What registration fixes about a node: its id, store ordinal and generation (as NodeStore hands
+ * them out), GPUs and labels (heartbeats never change them).
+ */
 interface Registration {
   readonly id: string;
+  readonly ordinal: number;
+  readonly generation: number;
   readonly gpus: GpuFacts[];
   readonly labels: NodeLabels;
 }
 
-function register(i: number): Registration {
+function register(i: number, ordinals: NodeOrdinals): Registration {
   return {
     id: `node-${i}`,
+    ordinal: ordinals.allocate(),
+    generation: nextNodeGeneration(),
     gpus: gpuFacts(i),
     labels: { region: "r1", tier: "std", costPerHourUsd: 0.4 + (i % 9) * 0.4 },
   };
@@ -89,12 +97,14 @@ function buildFleet(size: number, registrations: Registration[], variant: number
   const nodes: NodeSnapshot[] = [];
   for (let i = 0; i < size; i++) {
     const running = Math.floor(rng() * 24);
-    const { id, gpus: node, labels } = registrations[i] as Registration;
+    const { id, ordinal, generation, gpus: node, labels } = registrations[i] as Registration;
     const total = 1000 + Math.floor(rng() * 5000);
     // One node in ten has stale figures (undefined), as a fleet always has a few.
     if ((i + variant) % 10 === 0) {
       nodes.push({
         id,
+        ordinal,
+        generation,
         state: "online",
         models,
         gpus: node,
@@ -108,6 +118,8 @@ function buildFleet(size: number, registrations: Registration[], variant: number
     }
     nodes.push({
       id,
+      ordinal,
+      generation,
       state: "online",
       models,
       gpus: node,
@@ -285,7 +297,8 @@ export async function runSelectBench(opts: SelectBenchOptions = {}): Promise<obj
   const rows: SelectBenchRow[] = [];
   for (const size of sizes) {
     const rng = createSeededRng(size);
-    const registrations = Array.from({ length: size }, (_, i) => register(i));
+    const ordinals = new NodeOrdinals(); // one store per fleet size
+    const registrations = Array.from({ length: size }, (_, i) => register(i, ordinals));
     const fleets = [0, 1, 2, 3].map((v) => buildFleet(size, registrations, v, rng));
     const requests = buildRequests(512, rng);
     const runners = names.map((name) => createRunner(name, fleets, requests, cpuOverheadUs));

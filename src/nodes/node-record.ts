@@ -1,3 +1,4 @@
+import { nextNodeGeneration } from "./node-ordinals.js";
 import type { EngineLive, GpuFacts, GpuLive, NodeLabels, NodeSnapshot, NodeState } from "./types.js";
 
 /** One heartbeat's figures as kept in a node's history (seed 000: last 10 points). */
@@ -68,10 +69,21 @@ export class NodeRecord implements NodeSnapshot {
   /** Recent routing reasons, newest last, for the dashboard. */
   readonly recentReasons: string[] = [];
 
+  /**
+   * Unique in the process, replaced by each registration (NodeStore.announce), as `gpus` and
+   * `labels` may be then (see NodeSnapshot.generation).
+   */
+  generation: number = nextNodeGeneration();
+
+  /**
+   * `ordinal` is the store's dense handle for the node (NodeSnapshot.ordinal, NodeOrdinals);
+   * -1 for a record no store holds, which per-node tables then key by something else.
+   */
   constructor(
     readonly id: string,
     private readonly staleMs: number,
     private readonly clock: () => number,
+    readonly ordinal: number = -1,
   ) {
     this.lastSeenMs = clock();
     this.registeredAtMs = this.lastSeenMs;

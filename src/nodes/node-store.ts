@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { NodeOrdinals, nextNodeGeneration } from "./node-ordinals.js";
 import { NodeRecord } from "./node-record.js";
 import type { NodeState } from "./types.js";
 
@@ -26,6 +27,7 @@ export class NodeStore {
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly byModel = new Map<string, Set<NodeRecord>>();
   private readonly everServed = new Set<string>();
+  private readonly ordinals = new NodeOrdinals();
   private readonly events = new EventEmitter();
   private readonly clock: () => number;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -61,6 +63,11 @@ export class NodeStore {
     return this.nodes.size;
   }
 
+  /** One more than the largest ordinal a node of this store holds or held: the size of a table by ordinal. */
+  get ordinalLimit(): number {
+    return this.ordinals.limit;
+  }
+
   /** Nodes (any state) that serve a model id or alias. */
   serving(model: string): ReadonlySet<NodeRecord> {
     return this.byModel.get(model) ?? EMPTY;
@@ -75,13 +82,19 @@ export class NodeStore {
   upsert(id: string): { node: NodeRecord; resumed: boolean } {
     const existing = this.nodes.get(id);
     if (existing) return { node: existing, resumed: true };
-    const node = new NodeRecord(id, this.opts.staleMs, this.clock);
+    // A new record gets a free ordinal (a resumed one keeps its own), and a new generation.
+    const node = new NodeRecord(id, this.opts.staleMs, this.clock, this.ordinals.allocate());
     this.nodes.set(id, node);
     return { node, resumed: false };
   }
 
-  /** Announces a new or resumed node once its registration is applied. */
+  /**
+   * Announces a new or resumed node once its registration is applied. The node gets a new
+   * generation: its GPU list and labels may be new, and per-node caches keyed by ordinal
+   * (the selector's) recompute what they derived from them.
+   */
   announce(node: NodeRecord, resumed: boolean): void {
+    node.generation = nextNodeGeneration();
     this.emit(resumed ? { type: "updated", node } : { type: "joined", node });
   }
 
@@ -121,6 +134,7 @@ export class NodeStore {
     if (!node) return;
     for (const m of node.models) this.byModel.get(m)?.delete(node);
     this.nodes.delete(id);
+    this.ordinals.release(node.ordinal);
     this.emit({ type: "removed", node });
   }
 

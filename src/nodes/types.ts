@@ -46,6 +46,19 @@ export interface NodeLabels {
  */
 export interface NodeSnapshot {
   readonly id: string;
+  /**
+   * A small integer ≥ 0 that no other live node of the same store holds (node-ordinals.ts),
+   * reused after the node is forgotten: per-node tables index arrays by it. Absent on snapshots
+   * that do not come from a store (tests); consumers then key by something else.
+   */
+  readonly ordinal?: number | undefined;
+  /**
+   * A number unique in the process (nextNodeGeneration), replaced whenever the node registers
+   * (and so whenever `gpus` or `labels` is replaced): a table that saw it at an ordinal knows
+   * that the ordinal has not passed to another node since, and that figures derived from the
+   * registration still hold, without looking at those objects. Set with `ordinal`.
+   */
+  readonly generation?: number | undefined;
   readonly state: NodeState;
   /** Model ids and aliases the node serves. */
   readonly models: ReadonlySet<string>;

@@ -1,3 +1,4 @@
+import type { NodeSnapshot } from "../../nodes/types.js";
 import type { Scorer } from "../pipeline.js";
 import type { PluginEnv } from "../plugin-kit.js";
 import { meanKnownCost } from "./cost-performance.js";
@@ -14,7 +15,7 @@ export function createCheapestScorer(_params: unknown, env: PluginEnv): Scorer {
       const fallback = meanKnownCost(facts, nodes, n, slots);
       let min = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
-        const known = facts.costPerHour[slots[i] as number] as number;
+        const known = facts.costAt(slots[i] as number, nodes[i] as NodeSnapshot);
         const c = Math.max(0.01, Number.isNaN(known) ? fallback : known);
         out[i] = c;
         if (c < min) min = c;

@@ -50,10 +50,12 @@ const RECONCILE_GRACE_MS = 2_000;
  * index, and the mean output length per model. Bounded: one record per live node, pending jobs
  * capped and aged out, prefix blocks capped per node.
  *
- * Scorers reach a candidate's record by its candidate position (`indexAt`): candidate lists come
- * in the same order call after call, so remembering which record sat at each position turns the
- * per-node Map lookup into an id comparison (a pointer check for the same string), and the
- * record's hot figures are then read from `table` by row.
+ * Scorers reach a candidate's record through a cache keyed by the node's store ordinal
+ * (`indexAt`, NodeSnapshot.ordinal): remembering which record and generation sat at each ordinal
+ * turns the per-node Map lookup into one number comparison, and the record's hot figures are
+ * then read from `table` by row. A snapshot without an ordinal (built outside a node store) is
+ * keyed by its candidate position instead, checked by its id, as candidate lists come in the
+ * same order call after call.
  */
 export class FleetState implements Lifecycle {
   private readonly records = new Map<string, NodeRecord>();
@@ -76,12 +78,15 @@ export class FleetState implements Lifecycle {
   private readonly pair = new Float64Array(2);
   private readonly prefillX = new Float64Array(3);
   private readonly trackWork: boolean;
-  // By candidate position: the node id and GPU list bound there (a new GPU list goes through
-  // NodeRecord.observe) and the table row of its record.
+  // By cache key (cacheKey: the node's ordinal, else its candidate position): the generation
+  // (NaN when keyed by position), node id and GPU list bound there (a new GPU list goes through
+  // NodeRecord.observe, which a new generation or, by position, a new list brings about) and
+  // the table row of its record.
   // Read directly by the model loop (latency-model.ts predictRows) for its fast path; written
   // only here. Arrays are replaced (node removal, growth): read them through the object.
   slotIds: (string | undefined)[] = [];
   slotGpus: (readonly GpuFacts[] | undefined)[] = [];
+  slotGen: Float64Array = new Float64Array(64).fill(Number.NaN);
   slotIx: Int32Array = new Int32Array(64);
 
   /** Builds the state with the given options. */
@@ -100,12 +105,22 @@ export class FleetState implements Lifecycle {
 
   /**
    * The table row of the record for the candidate at position `slot`, checked against this
-   * snapshot's in-flight count like `record(node)`: usually an id comparison, no Map lookup, and
+   * snapshot's in-flight count like `record(node)`: usually one generation comparison by the
+   * node's ordinal (an id comparison by `slot` for a snapshot without one), no Map lookup, and
    * the record object itself is not touched.
    */
   indexAt(slot: number, node: NodeSnapshot): number {
-    if (this.slotIds[slot] !== node.id || this.slotGpus[slot] !== node.gpus) return this.bind(slot, node);
-    const ix = this.slotIx[slot] as number;
+    const o = node.ordinal;
+    let key = slot;
+    if (o !== undefined && o >= 0) {
+      // The generation alone: it changes with the registration (NodeSnapshot.generation). The
+      // bounds check keeps `undefined` out of the comparison, whose type feedback would
+      // otherwise turn it into a generic call.
+      key = o;
+      if (!(o < this.slotGen.length && this.slotGen[o] === node.generation)) return this.bind(o, node);
+    } else if (this.slotIds[slot] !== node.id || this.slotGpus[slot] !== node.gpus)
+      return this.bind(slot, node);
+    const ix = this.slotIx[key] as number;
     this.checkJobs(ix, node.inFlight);
     return ix;
   }
@@ -136,14 +151,21 @@ export class FleetState implements Lifecycle {
     if (rec !== undefined) rec.observe(node);
   }
 
+  /** Binds cache key `slot` (cacheKey) to `node`'s record. */
   private bind(slot: number, node: NodeSnapshot): number {
     const rec = this.lookup(node.id);
     rec.observe(node);
     if (slot >= this.slotIx.length) {
-      const grown = new Int32Array(Math.max(slot + 1, this.slotIx.length * 2));
+      const size = Math.max(slot + 1, this.slotIx.length * 2);
+      const grown = new Int32Array(size);
       grown.set(this.slotIx);
       this.slotIx = grown;
+      const gens = new Float64Array(size).fill(Number.NaN);
+      gens.set(this.slotGen);
+      this.slotGen = gens;
     }
+    const o = node.ordinal;
+    this.slotGen[slot] = o !== undefined && o >= 0 ? (node.generation ?? Number.NaN) : Number.NaN;
     this.slotIds[slot] = node.id;
     this.slotGpus[slot] = node.gpus;
     this.slotIx[slot] = rec.ix;
@@ -383,9 +405,10 @@ export class FleetState implements Lifecycle {
     this.records.delete(nodeId);
     this.byIx[rec.ix] = undefined;
     this.table.release(rec.ix);
-    // Forget every position, so no reference to the node's snapshots or objects stays behind.
+    // Forget every binding, so no reference to the node's snapshots or objects stays behind.
     this.slotIds = [];
     this.slotGpus = [];
+    this.slotGen.fill(Number.NaN);
     this.facts.clear();
   }
 

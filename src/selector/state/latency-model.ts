@@ -202,13 +202,21 @@ export function predictRows(
     let ix = at[i] as number;
     const inFlight = node.inFlight;
     if (fleet !== undefined) {
-      // FleetState.indexAt and hotAt, inlined: the position's record when it is still the same
-      // node (two pointer comparisons), checked against the control plane's in-flight count.
-      const slot = ix;
-      if (fleet.slotIds[slot] === node.id && fleet.slotGpus[slot] === node.gpus) {
-        ix = fleet.slotIx[slot] as number;
+      // FleetState.indexAt and hotAt, inlined: the record bound at the node's ordinal when it is
+      // still the same node and registration (one generation comparison; by candidate position,
+      // id and GPU list for a snapshot without an ordinal), checked against the control plane's
+      // in-flight count.
+      const o = node.ordinal;
+      const byOrdinal = o !== undefined && o >= 0;
+      const key = byOrdinal ? o : ix;
+      if (
+        byOrdinal
+          ? key < fleet.slotGen.length && fleet.slotGen[key] === node.generation
+          : fleet.slotIds[key] === node.id && fleet.slotGpus[key] === node.gpus
+      ) {
+        ix = fleet.slotIx[key] as number;
         if ((jobs[ix] as number) > inFlight && Number.isFinite(inFlight)) fleet.checkJobs(ix, inFlight);
-      } else ix = fleet.indexAt(slot, node);
+      } else ix = fleet.indexAt(at[i] as number, node);
       if (hotModel[ix] !== modelId) fleet.hotAt(ix, modelId, model, false);
     }
     const ownJobs = jobs[ix] as number;
@@ -357,8 +365,15 @@ export function boundRows(
     const inFlight = node.inFlight;
     // FleetState.indexAt and hotAt, inlined as in predictRows.
     let ix: number;
-    if (fleet.slotIds[slot] === node.id && fleet.slotGpus[slot] === node.gpus) {
-      ix = fleet.slotIx[slot] as number;
+    const o = node.ordinal;
+    const byOrdinal = o !== undefined && o >= 0;
+    const key = byOrdinal ? o : slot;
+    if (
+      byOrdinal
+        ? key < fleet.slotGen.length && fleet.slotGen[key] === node.generation
+        : fleet.slotIds[key] === node.id && fleet.slotGpus[key] === node.gpus
+    ) {
+      ix = fleet.slotIx[key] as number;
       if ((jobs[ix] as number) > inFlight && Number.isFinite(inFlight)) fleet.checkJobs(ix, inFlight);
     } else ix = fleet.indexAt(slot, node);
     if (hotModel[ix] !== modelId) fleet.hotAt(ix, modelId, model, false);

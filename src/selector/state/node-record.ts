@@ -349,6 +349,8 @@ export class NodeRecord implements PrefixHolder {
     t.congestionMs[ix] = s.congestionMs;
     t.decodeMsPerToken[ix] = s.decodeMsPerToken;
     t.decodeSlopeMs[ix] = s.decodeSlopeMs;
+    const rate = 1000 / s.decodeMsPerToken;
+    t.decodeRate[ix] = s.decodeMsPerToken > 0 && rate >= 0 ? rate : Number.POSITIVE_INFINITY;
     if (adaptive) {
       fresh.adaptive ??= createAdaptiveModel(fresh);
       const theta = fresh.adaptive.theta;

@@ -36,6 +36,11 @@ export class RecordTable {
   congestionMs: Float64Array = new Float64Array(0);
   decodeMsPerToken: Float64Array = new Float64Array(0);
   decodeSlopeMs: Float64Array = new Float64Array(0);
+  /**
+   * 1000 / decodeMsPerToken of the hot copy: tokens/s with nothing else on the node, the
+   * most any load leaves (cost_aware's bound); +Infinity when the speed is not positive.
+   */
+  decodeRate: Float64Array = new Float64Array(0);
   /** smart_adaptive θ₀..θ₃ for the hot model; NaN when not loaded. */
   a0: Float64Array = new Float64Array(0);
   a1: Float64Array = new Float64Array(0);
@@ -109,6 +114,7 @@ export class RecordTable {
     this.congestionMs = extend(this.congestionMs, size);
     this.decodeMsPerToken = extend(this.decodeMsPerToken, size);
     this.decodeSlopeMs = extend(this.decodeSlopeMs, size);
+    this.decodeRate = extend(this.decodeRate, size);
     this.a0 = extend(this.a0, size);
     this.a1 = extend(this.a1, size);
     this.a2 = extend(this.a2, size);
