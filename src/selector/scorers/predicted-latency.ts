@@ -80,9 +80,14 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
       const { lower, exact, objective } = batch;
       const tie = MAX_SCORE_TIE;
       let lead = Number.NEGATIVE_INFINITY; // the picker's running best, as it will see the scores
+      // A bound above this cannot reach lead - tie: best ÷ bound is the most the node can score.
+      // The running best only changes at a kept node, so the others cost one comparison; the
+      // ceiling gives up 1e-12 of itself against a few ulps of rounding.
+      let ceiling = Number.POSITIVE_INFINITY;
       let m = 0;
       for (let i = 0; i < n; i++) {
         const bound = lower[i] as number;
+        if (bound > ceiling) continue;
         const most = bound > 0 ? best / bound : 1; // no better score is possible for this node
         if (weight * (most >= 0 ? Math.min(most, 1) : 0) < lead - tie) continue;
         const v =
@@ -93,7 +98,10 @@ export function createPredictedLatencyScorer(params: PluginParams | undefined, e
         out[m] = s;
         kept[m++] = i;
         const seen = weight * (s >= 0 ? Math.min(s, 1) : 0); // the runner's clamp (clampScore)
-        if (seen > lead + tie) lead = seen;
+        if (seen > lead + tie) {
+          lead = seen;
+          if (lead - tie > 0 && best > 0) ceiling = ((best * weight) / (lead - tie)) * (1 + 1e-12);
+        }
       }
       return m;
     },

@@ -359,7 +359,53 @@ export function boundRows(
   // What predictRows gives a node whose prediction was garbage; no bound may exceed it.
   const worstObjective = worstMs + ttftWeight * worstMs;
   let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  while (i < n) {
+    // The inner loop takes the nodes whose row is bound by ordinal and current, need no
+    // reconciling and no exact prediction, and calls nothing: V8 keeps the arrays in registers
+    // instead of reloading them after every call that could have replaced them. Any other node
+    // leaves it for the general path below, in candidate order, and the loop resumes after it.
+    const slotGen = fleet.slotGen;
+    const slotIx = fleet.slotIx;
+    for (; i < n; i++) {
+      const node = nodes[i] as NodeSnapshot;
+      const o = node.ordinal;
+      if (!(o !== undefined && o >= 0 && o < slotGen.length && slotGen[o] === node.generation)) break;
+      const ix = slotIx[o] as number;
+      const inFlight = node.inFlight;
+      if ((jobs[ix] as number) > inFlight && Number.isFinite(inFlight)) break;
+      if (hotModel[ix] !== modelId) break;
+      // The bound, as below (same terms, same order).
+      const ownJobs = jobs[ix] as number;
+      const decode = decodeMsPerToken[ix] as number;
+      const slope = decodeSlopeMs[ix] as number;
+      const cached = matchEpoch[ix] === epoch ? Math.min(prompt, (matched[ix] as number) * blockTokens) : 0;
+      const batchSize = Math.max(finiteOr(inFlight, 0), ownJobs);
+      const freeAt = prefillFreeAt[ix] as number;
+      const queueMs = freeAt > now ? freeAt - now : 0;
+      const uncached = Math.max(0, prompt - cached);
+      const perToken = decode + slope * (batchSize + 1);
+      const prefillSteps =
+        batchSize > 0
+          ? cached === 0
+            ? fullSteps
+            : Math.max(1, Math.ceil(uncached / prefillChunkTokens))
+          : 0;
+      const ttft =
+        (overheadMs[ix] as number) +
+        queueMs +
+        uncached * (prefillMsPerToken[ix] as number) +
+        batchSize * (congestionMs[ix] as number) +
+        prefillSteps * perToken;
+      const total = ttft + outputSteps * perToken;
+      const bound = Math.min(total + ttftWeight * ttft, worstObjective);
+      if (!(bound >= best)) break; // predicted in full, by the general path
+      exact[i] = 0;
+      lower[i] = bound; // not NaN: NaN fails bound >= best
+    }
+    if (i >= n) break;
+    // The general path for node i: bind its row, make it current, bound it, predict it in full
+    // when its bound is below the least objective so far.
     const node = nodes[i] as NodeSnapshot;
     const slot = at[i] as number;
     const inFlight = node.inFlight;
@@ -403,6 +449,7 @@ export function boundRows(
       const o = predictOne(table, fleet, nodes, i, at, request, batch);
       if (o < best) best = o;
     }
+    i++;
   }
   return best;
 }
