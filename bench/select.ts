@@ -90,7 +90,9 @@ function gpuFacts(i: number): GpuFacts[] {
  * only update its figures; the selector's per-node caches rely on that identity.
  * Snapshots are built as object literals, never `{ ...base, extra }`: in Node 20 each spread
  * result gets its own hidden class, every property read in the selector turns megamorphic and
- * a decision gets ~10× slower. The node store must build snapshots the same way.
+ * a decision gets ~10× slower. The node store must build snapshots the same way. The store's
+ * ordinal and generation sit after the live figures every strategy reads, so those stay in
+ * the object's first 64 bytes.
  */
 function buildFleet(size: number, registrations: Registration[], variant: number, rng: Rng): NodeSnapshot[] {
   const models = new Set([MODEL]);
@@ -103,8 +105,6 @@ function buildFleet(size: number, registrations: Registration[], variant: number
     if ((i + variant) % 10 === 0) {
       nodes.push({
         id,
-        ordinal,
-        generation,
         state: "online",
         models,
         gpus: node,
@@ -112,14 +112,14 @@ function buildFleet(size: number, registrations: Registration[], variant: number
         maxConcurrency: 64,
         inFlight: running,
         totalRequests: total,
+        ordinal,
+        generation,
         lastSeenMs: 0,
       });
       continue;
     }
     nodes.push({
       id,
-      ordinal,
-      generation,
       state: "online",
       models,
       gpus: node,
@@ -135,6 +135,8 @@ function buildFleet(size: number, registrations: Registration[], variant: number
         waitingRequests: rng() < 0.2 ? 2 : 0,
         kvCacheUsage: rng(),
       },
+      ordinal,
+      generation,
       avgResponseMs: 300 + rng() * 3000,
       ewmaResponseMs: 300 + rng() * 3000,
       lastResponseMs: 300 + rng() * 3000,
