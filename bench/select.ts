@@ -90,9 +90,10 @@ function gpuFacts(i: number): GpuFacts[] {
  * only update its figures; the selector's per-node caches rely on that identity.
  * Snapshots are built as object literals, never `{ ...base, extra }`: in Node 20 each spread
  * result gets its own hidden class, every property read in the selector turns megamorphic and
- * a decision gets ~10× slower. The node store must build snapshots the same way. The store's
- * ordinal and generation sit after the live figures every strategy reads, so those stay in
- * the object's first 64 bytes.
+ * a decision gets ~10× slower. The node store must build snapshots the same way. Fields the
+ * selector reads on every decision come first, so they share the object's first cache line or
+ * two; the registration objects (GPU list, labels), which a selector keyed by ordinal and
+ * generation no longer reads per decision, and the total request count come last.
  */
 function buildFleet(size: number, registrations: Registration[], variant: number, rng: Rng): NodeSnapshot[] {
   const models = new Set([MODEL]);
@@ -107,13 +108,13 @@ function buildFleet(size: number, registrations: Registration[], variant: number
         id,
         state: "online",
         models,
-        gpus: node,
-        labels,
         maxConcurrency: 64,
         inFlight: running,
-        totalRequests: total,
         ordinal,
         generation,
+        totalRequests: total,
+        gpus: node,
+        labels,
         lastSeenMs: 0,
       });
       continue;
@@ -122,11 +123,10 @@ function buildFleet(size: number, registrations: Registration[], variant: number
       id,
       state: "online",
       models,
-      gpus: node,
-      labels,
       maxConcurrency: 64,
       inFlight: running,
-      totalRequests: total,
+      ordinal,
+      generation,
       gpuUsagePercent: rng() * 100,
       vramUsagePercent: 50 + rng() * 45,
       engine: {
@@ -135,11 +135,12 @@ function buildFleet(size: number, registrations: Registration[], variant: number
         waitingRequests: rng() < 0.2 ? 2 : 0,
         kvCacheUsage: rng(),
       },
-      ordinal,
-      generation,
       avgResponseMs: 300 + rng() * 3000,
       ewmaResponseMs: 300 + rng() * 3000,
       lastResponseMs: 300 + rng() * 3000,
+      totalRequests: total,
+      gpus: node,
+      labels,
       lastSeenMs: 0,
     });
   }
